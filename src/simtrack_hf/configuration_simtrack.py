@@ -1,0 +1,154 @@
+"""SimTrack configuration and the four published variants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PretrainedConfig
+
+# Sizes from reference_spec.md §1.8. Width / layers / heads follow the CLIP backbone.
+SIMTRACK_VARIANTS: dict[str, dict[str, Any]] = {
+    "sim-b32": dict(
+        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+        patch_size=32, template_size=128, search_size=320, foveal_size=64, foveal_shift=True,
+        template_factor=2.0, search_factor=5.0, pos_embed_hidden_size=384,
+    ),
+    "sim-b16": dict(
+        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+        patch_size=16, template_size=112, search_size=224, foveal_size=64, foveal_shift=False,
+        template_factor=2.0, search_factor=4.0, pos_embed_hidden_size=384,
+    ),
+    "sim-b16star": dict(
+        hidden_size=768, num_hidden_layers=8, num_attention_heads=12, intermediate_size=3072,
+        patch_size=16, template_size=112, search_size=224, foveal_size=64, foveal_shift=False,
+        template_factor=2.0, search_factor=4.0, pos_embed_hidden_size=384,
+    ),
+    "sim-l14": dict(
+        hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+        patch_size=14, template_size=84, search_size=224, foveal_size=42, foveal_shift=False,
+        template_factor=1.5, search_factor=4.0, pos_embed_hidden_size=512,
+    ),
+}
+
+
+class SimTrackConfig(PretrainedConfig):
+    r"""Configuration of a [`SimTrackModel`]. Defaults reproduce Sim-B/16.
+
+    Args:
+        hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, hidden_act, layer_norm_eps:
+            The CLIP ViT backbone (QuickGELU, pre-norm blocks).
+        patch_size: Patch side P (pixels) of the shared patch embedding.
+        pretrained_image_size: Input size the backbone was pretrained at; the stored position table has
+            `(pretrained_image_size / P)^2 + 1` rows and is resized bilinearly to the search grid.
+        template_size, search_size, foveal_size: Crop sides T, S, F in pixels (multiples of P).
+        foveal_shift: `True` shifts the foveal window by half a patch towards the bottom-right (Sim-B/32),
+            `False` takes the centred crop (Sim-B/16, Sim-L/14).
+        template_factor, search_factor: Crop side = sqrt(w*h) * factor around the target box.
+        head_hidden_size: Width of the bottleneck Linear feeding the corner head.
+        head_channels: Channels of the first corner-head conv (then /2, /4, /8).
+        pos_embed_hidden_size: Hidden width of the template position MLP `pos_fc`.
+        giou_loss_weight, l1_loss_weight: Loss weights (2 and 5 in the paper).
+        initializer_range: Std of the normal initialisation.
+    """
+
+    model_type = "simtrack"
+
+    def __init__(
+        self,
+        hidden_size: int = 768,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 12,
+        intermediate_size: int = 3072,
+        hidden_act: str = "quick_gelu",
+        layer_norm_eps: float = 1e-5,
+        attention_dropout: float = 0.0,
+        patch_size: int = 16,
+        pretrained_image_size: int = 224,
+        template_size: int = 112,
+        search_size: int = 224,
+        foveal_size: int = 64,
+        foveal_shift: bool = False,
+        template_factor: float = 2.0,
+        search_factor: float = 4.0,
+        head_hidden_size: int = 256,
+        head_channels: int = 256,
+        pos_embed_hidden_size: int = 384,
+        giou_loss_weight: float = 2.0,
+        l1_loss_weight: float = 5.0,
+        initializer_range: float = 0.02,
+        **kwargs: Any,
+    ) -> None:
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.layer_norm_eps = layer_norm_eps
+        self.attention_dropout = attention_dropout
+        self.patch_size = patch_size
+        self.pretrained_image_size = pretrained_image_size
+        self.template_size = template_size
+        self.search_size = search_size
+        self.foveal_size = foveal_size
+        self.foveal_shift = foveal_shift
+        self.template_factor = template_factor
+        self.search_factor = search_factor
+        self.head_hidden_size = head_hidden_size
+        self.head_channels = head_channels
+        self.pos_embed_hidden_size = pos_embed_hidden_size
+        self.giou_loss_weight = giou_loss_weight
+        self.l1_loss_weight = l1_loss_weight
+        self.initializer_range = initializer_range
+        super().__init__(**kwargs)
+        self.validate_sizes()
+
+    def validate_sizes(self) -> None:
+        """Raise `ValueError` when the crop sizes cannot form SimTrack's token grids."""
+        p = self.patch_size
+        for name in ("template_size", "search_size", "foveal_size", "pretrained_image_size"):
+            if getattr(self, name) % p:
+                raise ValueError(f"SimTrackConfig.{name}={getattr(self, name)} is not a multiple of patch_size={p}")
+        if self.foveal_size > self.template_size:
+            raise ValueError(f"foveal_size={self.foveal_size} exceeds template_size={self.template_size}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} is not divisible by num_attention_heads={self.num_attention_heads}"
+            )
+        if self.head_channels % 8:
+            raise ValueError(f"head_channels={self.head_channels} must be divisible by 8 (the head halves it 3 times)")
+        if self.foveal_window_offset + self.foveal_size > self.template_size:
+            raise ValueError("the shifted foveal window does not fit in the template; use foveal_shift=False")
+
+    @property
+    def template_grid(self) -> int:
+        """tz = T / P, template tokens per side."""
+        return self.template_size // self.patch_size
+
+    @property
+    def search_grid(self) -> int:
+        """sz = S / P, search tokens per side (also the corner-head grid)."""
+        return self.search_size // self.patch_size
+
+    @property
+    def foveal_grid(self) -> int:
+        """fz = F / P, foveal tokens per side."""
+        return self.foveal_size // self.patch_size
+
+    @property
+    def foveal_window_offset(self) -> int:
+        """Top-left pixel of the foveal window in the template crop (reference_spec.md §1.6)."""
+        p = self.patch_size
+        if self.foveal_shift:
+            return ((self.template_grid - self.foveal_grid) // 2) * p + p // 2
+        return ((self.template_grid - self.foveal_grid) * p) // 2
+
+    @classmethod
+    def from_variant(cls, name: str, **overrides: Any) -> "SimTrackConfig":
+        """Config of a published variant: "sim-b32", "sim-b16", "sim-b16star" or "sim-l14"."""
+        key = name.lower().replace("/", "").replace("_", "-").replace("*", "star")
+        if key not in SIMTRACK_VARIANTS:
+            raise ValueError(f"unknown SimTrack variant {name!r}; choose from {sorted(SIMTRACK_VARIANTS)}")
+        return cls(**{**SIMTRACK_VARIANTS[key], **overrides})
+
+
+__all__ = ["SimTrackConfig", "SIMTRACK_VARIANTS"]

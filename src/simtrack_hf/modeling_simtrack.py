@@ -1,0 +1,335 @@
+"""SimTrack: one-branch ViT tracker ("Backbone is All Your Need", ECCV 2022).
+
+Data flow (Sim-B/16 shapes, B = batch, C = 768):
+    template (B,3,112,112) -> patch tokens (B,49,C)  + pos_fc([R', cx, cy]) embedding
+    foveal window of the template (B,3,64,64) -> (B,16,C) + average of two diagonal template embeddings
+    search (B,3,224,224) -> [cls] + patch tokens (B,197,C) + CLIP position table (bilinear resize)
+    sequence [template | cls + search | foveal] (B,262,C) -> pre-LN -> CLIP encoder -> post-LN
+    drop foveal -> bottleneck Linear -> search tokens as (B,256,14,14) -> corner head -> soft-argmax -> box
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.models.clip.modeling_clip import CLIPAttention, CLIPEncoder, CLIPEncoderLayer
+from transformers.utils import ModelOutput
+from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils.output_capturing import capture_outputs
+
+from .configuration_simtrack import SimTrackConfig
+
+
+@dataclass
+class SimTrackOutput(ModelOutput):
+    r"""
+    loss (`torch.FloatTensor` of shape `()`, *optional*): giou_weight·GIoU + l1_weight·L1 when `labels` are given.
+    pred_boxes (`torch.FloatTensor` of shape `(B, 4)`): box as normalised (cx, cy, w, h) in the search crop.
+    scores (`torch.FloatTensor` of shape `(B,)`): confidence in [0, 1]: sqrt(max p_tl · max p_br), the geometric
+        mean of the peak probabilities of the two softmax-normalised corner heatmaps (1 = both corners certain).
+    corner_logits (`torch.FloatTensor` of shape `(B, 2, H, W)`): top-left / bottom-right heatmap logits, H = W = S/P.
+    last_hidden_state (`torch.FloatTensor` of shape `(B, N, C)`): post-LN tokens `[template | cls + search]`.
+    hidden_states (`tuple(torch.FloatTensor)`, *optional*): encoder input and every layer's output, (B, N + fz², C).
+    attentions (`tuple(torch.FloatTensor)`, *optional*): per-layer attention weights (B, heads, L, L) (eager only).
+    """
+
+    loss: torch.FloatTensor | None = None
+    pred_boxes: torch.FloatTensor | None = None
+    scores: torch.FloatTensor | None = None
+    corner_logits: torch.FloatTensor | None = None
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+def box_cxcywh_to_xyxy(boxes: torch.Tensor) -> torch.Tensor:
+    """(..., 4) cxcywh -> (..., 4) xyxy."""
+    cx, cy, w, h = boxes.unbind(-1)
+    return torch.stack((cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h), dim=-1)
+
+
+def box_xyxy_to_cxcywh(boxes: torch.Tensor) -> torch.Tensor:
+    """(..., 4) xyxy -> (..., 4) cxcywh."""
+    x0, y0, x1, y1 = boxes.unbind(-1)
+    return torch.stack(((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0), dim=-1)
+
+
+def patch_geometry(grid: int, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised boxes (grid², 4) xyxy and centres (grid², 2) of a row-major patch grid."""
+    rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+    rows, cols = rows.reshape(-1).float(), cols.reshape(-1).float()
+    side = float(patch_size * grid)
+    boxes = torch.stack((cols * patch_size, rows * patch_size, (cols + 1) * patch_size, (rows + 1) * patch_size), -1)
+    centres = torch.stack(((cols + 0.5) / grid, (rows + 0.5) / grid), -1)
+    return boxes / side, centres
+
+
+def soft_argmax_coordinates(grid: int, stride: int) -> torch.Tensor:
+    """(2, grid²) x and y of each heatmap cell's top-left corner (no +0.5 offset, as STARK-S)."""
+    index = torch.arange(grid, dtype=torch.float32) * stride
+    return torch.stack((index.repeat(grid), index.repeat_interleave(grid)))
+
+
+def resize_patch_positions(table: torch.Tensor, grid: int) -> torch.Tensor:
+    """(g², C) row-major position table -> (grid², C), bilinear (align_corners=False, no antialias) as the original."""
+    old = int(round(table.shape[0] ** 0.5))
+    if old == grid:
+        return table
+    table = table.reshape(1, old, old, -1).permute(0, 3, 1, 2)
+    table = F.interpolate(table, size=(grid, grid), mode="bilinear", align_corners=False)
+    return table.flatten(2)[0].transpose(0, 1)
+
+
+def validate_boxes(boxes: torch.Tensor, name: str, batch_size: int) -> None:
+    """Raise `ValueError` unless `boxes` is (B, 4), finite, with positive width and height."""
+    if boxes.shape != (batch_size, 4):
+        raise ValueError(f"{name} must have shape ({batch_size}, 4), got {tuple(boxes.shape)}")
+    if not torch.isfinite(boxes).all():
+        raise ValueError(f"{name} contains NaN or infinite values: {boxes.tolist()}")
+    if (boxes[:, 2:] <= 0).any():
+        raise ValueError(f"{name} needs positive width and height (normalised xywh / cxcywh), got {boxes.tolist()}")
+
+
+class SimTrackEmbeddings(nn.Module):
+    """Patch embedding shared by template, foveal and search crops, and their three position embeddings."""
+
+    def __init__(self, config: SimTrackConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, p = config.hidden_size, config.patch_size
+        self.patch_embedding = nn.Conv2d(3, c, kernel_size=p, stride=p, bias=False)
+        self.class_embedding = nn.Parameter(torch.zeros(c))
+        self.position_embedding = nn.Embedding((config.pretrained_image_size // p) ** 2 + 1, c)
+        self.pos_fc = nn.Sequential(
+            nn.Linear(3, config.pos_embed_hidden_size), nn.ReLU(), nn.Linear(config.pos_embed_hidden_size, c), nn.Sigmoid()
+        )
+        boxes, centres = patch_geometry(config.template_grid, p)
+        self.register_buffer("patch_boxes", boxes, persistent=False)
+        self.register_buffer("patch_centres", centres, persistent=False)
+
+    def patchify(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B,3,H,W) -> (B, (H/P)·(W/P), C) row-major."""
+        return self.patch_embedding(pixel_values).flatten(2).transpose(1, 2)
+
+    def pos_fc_inputs(self, template_boxes: torch.Tensor) -> torch.Tensor:
+        """(B,4) normalised xywh -> (B, tz², 3) rows [R', cx, cy]; R = share of each patch covered by the box."""
+        xy, wh = template_boxes[:, :2], template_boxes[:, 2:]
+        box = torch.cat((xy, xy + wh), -1).clamp(0.0, 1.0)[:, None]
+        patch = self.patch_boxes[None]
+        overlap = (torch.minimum(box[..., 2:], patch[..., 2:]) - torch.maximum(box[..., :2], patch[..., :2])).clamp(min=0)
+        patch_area = (patch[..., 2] - patch[..., 0]) * (patch[..., 3] - patch[..., 1])
+        ratio = overlap[..., 0] * overlap[..., 1] / patch_area
+        centres = self.patch_centres[None].expand(ratio.shape[0], -1, -1)
+        return torch.cat(((ratio[..., None] + 1) / 2, centres), -1)
+
+    def search_position_embedding(self) -> torch.Tensor:
+        """(sz², C) pretrained patch position table resized to the search grid (recomputed: it is trained)."""
+        return resize_patch_positions(self.position_embedding.weight[1:], self.config.search_grid)
+
+    def forward(
+        self, template_pixel_values: torch.Tensor, search_pixel_values: torch.Tensor, template_boxes: torch.Tensor
+    ) -> torch.Tensor:
+        """-> (B, tz² + 1 + sz² + fz², C) tokens in the order [template | cls + search | foveal]."""
+        config = self.config
+        batch = template_pixel_values.shape[0]
+        template_pos = 2 * self.pos_fc(self.pos_fc_inputs(template_boxes)) - 1  # (B, tz², C), in (-1, 1)
+        template = self.patchify(template_pixel_values) + template_pos
+
+        o, f = config.foveal_window_offset, config.foveal_size
+        foveal = self.patchify(template_pixel_values[:, :, o : o + f, o : o + f])
+        tz, fz = config.template_grid, config.foveal_grid
+        q = (tz - fz) // 2 + 1
+        grid = template_pos.reshape(batch, tz, tz, -1)
+        foveal_pos = 0.5 * (grid[:, q : q + fz, q : q + fz] + grid[:, q - 1 : q - 1 + fz, q - 1 : q - 1 + fz])
+        foveal = foveal + foveal_pos.reshape(batch, fz * fz, -1)
+
+        cls = (self.class_embedding + self.position_embedding.weight[0]).expand(batch, 1, -1)
+        search = self.patchify(search_pixel_values) + self.search_position_embedding()
+        return torch.cat((template, cls, search, foveal), dim=1)
+
+
+class SimTrackCornerHead(nn.Module):
+    """STARK-S corner predictor: two conv towers -> (B,2,H,W) heatmap logits -> soft-argmax corners."""
+
+    def __init__(self, config: SimTrackConfig) -> None:
+        super().__init__()
+        ch = config.head_channels
+        widths = [config.head_hidden_size, ch, ch // 2, ch // 4, ch // 8]
+        for corner in ("tl", "br"):
+            for i in range(4):
+                block = nn.Sequential(
+                    nn.Conv2d(widths[i], widths[i + 1], 3, padding=1), nn.BatchNorm2d(widths[i + 1]), nn.ReLU()
+                )
+                setattr(self, f"conv{i + 1}_{corner}", block)
+            setattr(self, f"conv5_{corner}", nn.Conv2d(ch // 8, 1, 1))
+        self.image_size = float(config.search_grid * config.patch_size)
+        self.register_buffer("coordinates", soft_argmax_coordinates(config.search_grid, config.patch_size), persistent=False)
+
+    def tower(self, features: torch.Tensor, corner: str) -> torch.Tensor:
+        for i in range(1, 5):
+            features = getattr(self, f"conv{i}_{corner}")(features)
+        return getattr(self, f"conv5_{corner}")(features)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B,D,H,W) -> logits (B,2,H,W), xyxy boxes (B,4) in [0,1] of the search crop, probabilities (B,2,H·W)."""
+        logits = torch.cat((self.tower(features, "tl"), self.tower(features, "br")), dim=1)
+        probs = logits.flatten(2).softmax(-1)
+        coords = (probs[:, :, None, :] * self.coordinates).sum(-1)  # (B, 2 corners, 2 axes)
+        return logits, coords.flatten(1) / self.image_size, probs
+
+
+def generalized_box_iou(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row GIoU and IoU of (B,4) xyxy boxes."""
+    area_p = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
+    area_t = (target[:, 2] - target[:, 0]) * (target[:, 3] - target[:, 1])
+    wh = (torch.minimum(pred[:, 2:], target[:, 2:]) - torch.maximum(pred[:, :2], target[:, :2])).clamp(min=0)
+    inter = wh[:, 0] * wh[:, 1]
+    union = area_p + area_t - inter
+    iou = inter / union.clamp(min=1e-12)
+    hull = (torch.maximum(pred[:, 2:], target[:, 2:]) - torch.minimum(pred[:, :2], target[:, :2])).clamp(min=0)
+    hull_area = (hull[:, 0] * hull[:, 1]).clamp(min=1e-12)
+    return iou - (hull_area - union) / hull_area, iou
+
+
+def simtrack_loss(pred_boxes: torch.Tensor, labels: torch.Tensor, config: SimTrackConfig) -> dict[str, torch.Tensor]:
+    """Loss of STARK-S stage 1 on (B,4) normalised cxcywh boxes: giou_w·(1 − GIoU) + l1_w·L1 on xyxy.
+
+    The target is clamped to [0, 1] (as the original). A *degenerate* prediction (x2 < x1 or y2 < y1) has no
+    meaningful GIoU: the original zeroes the GIoU term of the whole batch. Here only that sample leaves the
+    GIoU mean (which averages over the non-degenerate samples; 0 if none); its L1 term still trains it.
+    Returns `loss`, `giou_loss`, `l1_loss`, `mean_iou` (over non-degenerate samples) and `num_degenerate`.
+    """
+    if not torch.isfinite(labels).all():
+        raise ValueError(f"labels contain NaN or infinite values: {labels.tolist()}")
+    if not torch.isfinite(pred_boxes).all():
+        raise ValueError("pred_boxes contain NaN: the model diverged (check the learning rate and inputs)")
+    pred = box_cxcywh_to_xyxy(pred_boxes)
+    target = box_cxcywh_to_xyxy(labels).clamp(0.0, 1.0)
+    valid = (pred[:, 2:] >= pred[:, :2]).all(-1)
+    giou, iou = generalized_box_iou(pred, target)
+    count = valid.sum().clamp(min=1)
+    giou_loss = ((1 - giou) * valid).sum() / count
+    l1_loss = F.l1_loss(pred, target)
+    loss = config.giou_loss_weight * giou_loss + config.l1_loss_weight * l1_loss
+    return {
+        "loss": loss,
+        "giou_loss": giou_loss.detach(),
+        "l1_loss": l1_loss.detach(),
+        "mean_iou": ((iou * valid).sum() / count).detach(),
+        "num_degenerate": (~valid).sum(),
+    }
+
+
+class SimTrackPreTrainedModel(PreTrainedModel):
+    config_class = SimTrackConfig
+    config: SimTrackConfig
+    base_model_prefix = "simtrack"
+    main_input_name = "search_pixel_values"
+    input_modalities = ("image",)
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["CLIPEncoderLayer"]
+    _supports_sdpa = True
+    _supports_attention_backend = True
+    _can_record_outputs = {"hidden_states": CLIPEncoderLayer, "attentions": CLIPAttention}
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """As `PreTrainedModel.from_pretrained`, but a checkpoint that does not fill the model exactly (another
+        variant, a truncated file) raises `ValueError` instead of silently re-initialising weights. Pass
+        `ignore_mismatched_sizes=True` to accept re-initialised weights deliberately."""
+        return_info = kwargs.pop("output_loading_info", False)
+        accept = kwargs.pop("ignore_mismatched_sizes", False)
+        model, info = super().from_pretrained(*args, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
+        problems = {k: info.get(k) for k in ("missing_keys", "mismatched_keys") if info.get(k)}
+        if problems and not accept:
+            details = "; ".join(f"{k} ({len(v)}): {sorted(map(str, v))[:8]}" for k, v in problems.items())
+            raise ValueError(f"checkpoint does not match this SimTrackConfig (wrong variant?): {details}")
+        return (model, info) if return_info else model
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, SimTrackEmbeddings):
+            init.normal_(module.class_embedding, mean=0.0, std=module.config.hidden_size**-0.5)
+            boxes, centres = patch_geometry(module.config.template_grid, module.config.patch_size)
+            init.copy_(module.patch_boxes, boxes)
+            init.copy_(module.patch_centres, centres)
+        elif isinstance(module, SimTrackCornerHead):
+            init.copy_(module.coordinates, soft_argmax_coordinates(self.config.search_grid, self.config.patch_size))
+
+
+class SimTrackModel(SimTrackPreTrainedModel):
+    """SimTrack: template, foveal and search tokens through one CLIP ViT, then a STARK-S corner head."""
+
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: SimTrackConfig) -> None:
+        super().__init__(config)
+        self.embeddings = SimTrackEmbeddings(config)
+        self.pre_layrnorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.encoder = CLIPEncoder(config)
+        self.post_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.bottleneck = nn.Linear(config.hidden_size, config.head_hidden_size)
+        self.box_head = SimTrackCornerHead(config)
+        self.post_init()
+
+    def _check_inputs(self, template: torch.Tensor, search: torch.Tensor, template_boxes: torch.Tensor) -> None:
+        config = self.config
+        for name, pixels, size in (
+            ("template_pixel_values", template, config.template_size),
+            ("search_pixel_values", search, config.search_size),
+        ):
+            if pixels.ndim != 4 or pixels.shape[1:] != (3, size, size):
+                raise ValueError(f"{name} must have shape (B, 3, {size}, {size}) for this config, got {tuple(pixels.shape)}")
+        if template.shape[0] != search.shape[0]:
+            raise ValueError(f"batch sizes differ: template {template.shape[0]} vs search {search.shape[0]}")
+        validate_boxes(template_boxes, "template_boxes", template.shape[0])
+
+    @merge_with_config_defaults
+    @capture_outputs(tie_last_hidden_states=False)
+    def forward(
+        self,
+        template_pixel_values: torch.Tensor,
+        search_pixel_values: torch.Tensor,
+        template_boxes: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SimTrackOutput:
+        r"""
+        template_pixel_values (`(B, 3, T, T)`): normalised template crops.
+        search_pixel_values (`(B, 3, S, S)`): normalised search crops.
+        template_boxes (`(B, 4)`): target box in the template crop, normalised (x, y, w, h).
+        labels (`(B, 4)`, *optional*): target box in the search crop, normalised (cx, cy, w, h).
+        """
+        if template_boxes.ndim == 1:
+            template_boxes = template_boxes.expand(template_pixel_values.shape[0], 4)
+        self._check_inputs(template_pixel_values, search_pixel_values, template_boxes)
+        if kwargs.get("output_attentions") and self.config._attn_implementation != "eager":
+            raise ValueError("output_attentions needs eager attention: load with attn_implementation='eager'")
+
+        hidden = self.pre_layrnorm(self.embeddings(template_pixel_values, search_pixel_values, template_boxes))
+        for layer in self.encoder.layers:
+            hidden = layer(hidden, None, **kwargs)
+        num_foveal = self.config.foveal_grid**2
+        last_hidden_state = self.post_layernorm(hidden)[:, :-num_foveal]
+
+        grid = self.config.search_grid
+        search = self.bottleneck(last_hidden_state[:, -grid * grid :])
+        corner_logits, boxes_xyxy, probs = self.box_head(search.transpose(1, 2).reshape(search.shape[0], -1, grid, grid))
+        pred_boxes = box_xyxy_to_cxcywh(boxes_xyxy)
+        scores = probs.amax(-1).prod(-1).sqrt()
+
+        loss = None
+        if labels is not None:
+            validate_boxes(labels, "labels", pred_boxes.shape[0])
+            loss = simtrack_loss(pred_boxes, labels, self.config)["loss"]
+        return SimTrackOutput(
+            loss=loss, pred_boxes=pred_boxes, scores=scores, corner_logits=corner_logits, last_hidden_state=last_hidden_state
+        )
+
+
+__all__ = ["SimTrackModel", "SimTrackOutput", "SimTrackPreTrainedModel", "simtrack_loss"]
