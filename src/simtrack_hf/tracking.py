@@ -1,0 +1,141 @@
+"""SimTrackTracker: the original one-pass tracking loop, with N targets as N rows of one forward.
+
+Per frame: crop the search region around each target's previous box, run the model once for all targets,
+map the boxes back to the image and clip them (10 px margin). No window, smoothing or template update,
+as the paper. Frames are RGB (see `simtrack_hf.video` for readers that convert OpenCV's BGR).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .image_processing_simtrack import SimTrackImageProcessor
+from .modeling_simtrack import SimTrackModel
+from .video import open_frames, to_rgb_uint8
+
+
+@dataclass
+class TrackingResult:
+    """Boxes of one frame.
+
+    frame_index: index of the frame in the video (0 = the initialisation frame).
+    boxes: (N, 4) float64 `[x, y, w, h]` pixels, one row per target.
+    scores: (N,) float32 confidence in [0, 1] (1.0 on the initialisation frame).
+    """
+
+    frame_index: int
+    boxes: np.ndarray
+    scores: np.ndarray
+
+
+class SimTrackTracker:
+    """Track N targets through a video with a [`SimTrackModel`].
+
+    Example:
+        tracker = SimTrackTracker.from_pretrained("org/sim-b16")
+        tracker.init(first_frame, [x, y, w, h])        # or an (N, 4) list of boxes
+        result = tracker.track(next_frame)             # result.boxes (N, 4) xywh pixels, result.scores (N,)
+    """
+
+    def __init__(
+        self,
+        model: SimTrackModel,
+        processor: SimTrackImageProcessor | None = None,
+        device: str | torch.device | None = None,
+        torch_dtype: torch.dtype | None = None,
+    ) -> None:
+        self.processor = processor or SimTrackImageProcessor.from_model_config(model.config)
+        for name in ("template_size", "search_size"):
+            if getattr(self.processor, name) != getattr(model.config, name):
+                raise ValueError(
+                    f"processor {name}={getattr(self.processor, name)} does not match the model's "
+                    f"{getattr(model.config, name)}"
+                )
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.dtype = torch_dtype or next(model.parameters()).dtype
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self._template: dict[str, torch.Tensor] | None = None
+        self._boxes: np.ndarray | None = None
+        self._image_size: tuple[int, int] | None = None
+        self._frame_index = 0
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_repo: str | os.PathLike,
+        device: str | torch.device | None = None,
+        torch_dtype: torch.dtype | None = None,
+        **kwargs: Any,
+    ) -> "SimTrackTracker":
+        """Model and processor from a `save_pretrained` folder or Hub repo (kwargs go to both loaders)."""
+        model = SimTrackModel.from_pretrained(path_or_repo, **kwargs)
+        try:
+            processor = SimTrackImageProcessor.from_pretrained(path_or_repo, **kwargs)
+        except OSError:  # folder without preprocessor_config.json: derive it from the model config
+            processor = SimTrackImageProcessor.from_model_config(model.config)
+        return cls(model, processor, device=device, torch_dtype=torch_dtype)
+
+    @property
+    def boxes(self) -> np.ndarray:
+        """(N, 4) current `[x, y, w, h]` pixel boxes."""
+        if self._boxes is None:
+            raise RuntimeError("call init(frame, boxes) before tracking")
+        return self._boxes.copy()
+
+    def init(self, frame: Any, boxes: Any) -> TrackingResult:
+        """Start tracking the target(s) `boxes` ((4,) or (N, 4) `[x, y, w, h]` pixels) in `frame` (RGB)."""
+        frame = to_rgb_uint8(frame)
+        template = self.processor.preprocess(frame, boxes, crop="template")
+        self._template = {
+            "template_pixel_values": template["pixel_values"].to(self.device, self.dtype),
+            "template_boxes": template["template_boxes"].to(self.device, self.dtype),
+        }
+        self._boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+        self._image_size = frame.shape[:2]
+        self._frame_index = 0
+        return TrackingResult(0, self.boxes, np.ones(len(self._boxes), dtype=np.float32))
+
+    @torch.inference_mode()
+    def track(self, frame: Any) -> TrackingResult:
+        """Locate every target in the next RGB `frame`."""
+        if self._template is None:
+            raise RuntimeError("call init(frame, boxes) before track(frame)")
+        frame = to_rgb_uint8(frame)
+        if frame.shape[:2] != self._image_size:
+            raise ValueError(
+                f"frame size {frame.shape[1]}x{frame.shape[0]} differs from the first frame's "
+                f"{self._image_size[1]}x{self._image_size[0]}: a video must keep one resolution"
+            )
+        search = self.processor.preprocess(frame, self._boxes, crop="search")
+        outputs = self.model(
+            search_pixel_values=search["pixel_values"].to(self.device, self.dtype), **self._template
+        )
+        boxes = self.processor.post_process_box_predictions(
+            outputs.pred_boxes.float(), self._boxes, search["resize_factors"], search["image_sizes"]
+        )
+        self._boxes = boxes.numpy()
+        self._frame_index += 1
+        return TrackingResult(self._frame_index, self.boxes, outputs.scores.float().cpu().numpy())
+
+    def track_video(self, source: Any, boxes: Any) -> Iterator[TrackingResult]:
+        """Stream results over a video file, image folder, list of frames or any frame iterator.
+
+        The first result is the initialisation frame with `boxes` and scores 1.
+        """
+        with open_frames(source) as frames:
+            iterator = iter(frames)
+            first = next(iterator, None)
+            if first is None:
+                raise ValueError(f"no frames in {source!r}")
+            yield self.init(first, boxes)
+            for frame in iterator:
+                yield self.track(frame)
+
+
+__all__ = ["SimTrackTracker", "TrackingResult"]
