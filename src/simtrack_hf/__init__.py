@@ -1,6 +1,7 @@
 """simtrack_hf: SimTrack single-object tracking, Hugging Face native.
 
-Importing the package registers `model_type="simtrack"` with the transformers Auto classes.
+Importing the package registers `model_type="simtrack"` with the transformers Auto classes and the
+`pipeline("visual-object-tracking")` task.
 """
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModel
@@ -8,6 +9,8 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModel
 from .configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
 from .image_processing_simtrack import SimTrackImageProcessor
 from .modeling_simtrack import SimTrackModel, SimTrackOutput, SimTrackPreTrainedModel
+from .pipeline import VisualObjectTrackingPipeline
+from .tracking import SimTrackTracker, TrackingResult
 
 AutoConfig.register("simtrack", SimTrackConfig, exist_ok=True)
 AutoModel.register(SimTrackConfig, SimTrackModel, exist_ok=True)
@@ -20,4 +23,7 @@ __all__ = [
     "SimTrackModel",
     "SimTrackOutput",
     "SimTrackPreTrainedModel",
+    "SimTrackTracker",
+    "TrackingResult",
+    "VisualObjectTrackingPipeline",
 ]
