@@ -155,7 +155,7 @@ def test_deterministic():
 def test_backward_gives_finite_grads_for_every_parameter(checkpointing):
     model = make_model().train()
     if checkpointing:
-        model.gradient_checkpointing_enable()
+        model.activation_checkpointing_enable()
     inputs = tiny_inputs(model.config, batch=3)
     labels = torch.tensor([[0.5, 0.5, 0.3, 0.3], [0.4, 0.6, 0.2, 0.5], [0.6, 0.4, 0.4, 0.2]])
     out = model(**inputs, labels=labels)
@@ -173,7 +173,7 @@ def test_gradient_checkpointing_matches_plain_backward():
     for checkpointing in (False, True):
         model = make_model().train()
         if checkpointing:
-            model.gradient_checkpointing_enable()
+            model.activation_checkpointing_enable()
         model(**inputs, labels=labels).loss.backward()
         grads.append(model.encoder.layers[0].mlp.fc1.weight.grad)
     assert torch.allclose(grads[0], grads[1], atol=1e-6)

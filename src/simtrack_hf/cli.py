@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_model")
 
 
 def _config_from_args(args: argparse.Namespace):
@@ -45,6 +48,48 @@ def convert(args: argparse.Namespace) -> None:
           f"reloaded boxes match the converted checkpoint (max difference {diff:.1e})")
 
 
+def _parse_box(text: str) -> list[float]:
+    try:
+        box = [float(v) for v in text.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H (4 comma-separated numbers), got {text!r}")
+    return box
+
+
+def track(args: argparse.Namespace) -> None:
+    """Track a box through a video; write an annotated video, a results file and attention maps on request."""
+    import time
+
+    from tqdm import tqdm
+
+    from .tracking import SimTrackTracker
+    from .video import AnnotatedVideoWriter, open_frames, write_results_txt
+    from .visualization import save_attention_grid
+
+    tracker = SimTrackTracker.from_pretrained(args.model, device=args.device)
+    source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
+    boxes, started = [], time.perf_counter()
+    with open_frames(source) as frames:
+        writer = AnnotatedVideoWriter(args.output, fps=frames.fps or 30) if args.output else None
+        progress = tqdm(frames, total=frames.num_frames, unit="frame", desc="tracking")
+        for index, frame in enumerate(progress):
+            if args.attention_maps and index > 0 and (index - 1) % args.attention_every == 0:
+                maps, crops = tracker.attention_maps(frame)
+                save_attention_grid(maps[0], crops[0], os.path.join(args.attention_maps, f"frame_{index:06d}.png"))
+            result = tracker.init(frame, args.box) if index == 0 else tracker.track(frame)
+            boxes.append(result.boxes[0])
+            if writer:
+                writer.write(frame, result.boxes, result.scores)
+        if writer:
+            writer.close()
+    seconds = time.perf_counter() - started
+    if args.results:
+        write_results_txt(args.results, boxes)
+    print(f"tracked {len(boxes)} frames in {seconds:.1f} s ({len(boxes) / max(seconds, 1e-9):.1f} FPS)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simtrack", description="SimTrack visual object tracking")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--config", help="a SimTrackConfig config.json instead of a variant preset")
     p.add_argument("--output", required=True, help="output folder")
     p.set_defaults(func=convert)
+
+    p = commands.add_parser("track", help="track a target through a video file, image folder or camera")
+    p.add_argument("video", help="video file, folder of frames, or camera index")
+    p.add_argument("--box", required=True, type=_parse_box, help="first-frame box X,Y,W,H in pixels")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="save_pretrained folder or Hub repo (default: demo model)")
+    p.add_argument("--output", help="annotated video to write (.mp4 or .avi)")
+    p.add_argument("--results", help="results text file, one x,y,w,h line per frame")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: where the model loads)")
+    p.add_argument("--attention-maps", metavar="DIR", help="save per-layer target attention grids (PNG) here")
+    p.add_argument("--attention-every", type=int, default=10, metavar="N", help="one attention grid every N frames")
+    p.set_defaults(func=track)
     return parser
 
 

@@ -18,6 +18,7 @@ import torch
 from .image_processing_simtrack import SimTrackImageProcessor
 from .modeling_simtrack import SimTrackModel
 from .video import open_frames, to_rgb_uint8
+from .visualization import target_attention_maps
 
 
 @dataclass
@@ -101,9 +102,8 @@ class SimTrackTracker:
         self._frame_index = 0
         return TrackingResult(0, self.boxes, np.ones(len(self._boxes), dtype=np.float32))
 
-    @torch.inference_mode()
-    def track(self, frame: Any) -> TrackingResult:
-        """Locate every target in the next RGB `frame`."""
+    def _search(self, frame: Any) -> Any:
+        """Search crops around the current boxes (a `BatchFeature`), after checking the frame."""
         if self._template is None:
             raise RuntimeError("call init(frame, boxes) before track(frame)")
         frame = to_rgb_uint8(frame)
@@ -112,7 +112,12 @@ class SimTrackTracker:
                 f"frame size {frame.shape[1]}x{frame.shape[0]} differs from the first frame's "
                 f"{self._image_size[1]}x{self._image_size[0]}: a video must keep one resolution"
             )
-        search = self.processor.preprocess(frame, self._boxes, crop="search")
+        return self.processor.preprocess(frame, self._boxes, crop="search")
+
+    @torch.inference_mode()
+    def track(self, frame: Any) -> TrackingResult:
+        """Locate every target in the next RGB `frame`."""
+        search = self._search(frame)
         outputs = self.model(
             search_pixel_values=search["pixel_values"].to(self.device, self.dtype), **self._template
         )
@@ -122,6 +127,31 @@ class SimTrackTracker:
         self._boxes = boxes.numpy()
         self._frame_index += 1
         return TrackingResult(self._frame_index, self.boxes, outputs.scores.float().cpu().numpy())
+
+    @torch.inference_mode()
+    def attention_maps(self, frame: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Target-relevant attention over the search region around the current boxes (state unchanged).
+
+        Returns maps (N, layers, sz, sz) in [0, 1] and the search crops (N, S, S, 3) uint8 RGB they cover;
+        see `simtrack_hf.visualization`. Runs one extra forward with eager attention.
+        """
+        search = self._search(frame)
+        implementation = self.model.config._attn_implementation
+        self.model.set_attn_implementation("eager")
+        try:
+            outputs = self.model(
+                search_pixel_values=search["pixel_values"].to(self.device, self.dtype),
+                output_attentions=True,
+                **self._template,
+            )
+        finally:
+            self.model.set_attn_implementation(implementation)
+        relevance = 2 * self.model.embeddings.pos_fc_inputs(self._template["template_boxes"])[..., 0] - 1
+        maps = target_attention_maps([a.float() for a in outputs.attentions], relevance.float(), self.model.config)
+        crops, _ = self.processor.crop_around_boxes(
+            frame, self._boxes, self.processor.search_factor, self.processor.search_size
+        )
+        return maps.cpu().numpy(), crops
 
     def track_video(self, source: Any, boxes: Any) -> Iterator[TrackingResult]:
         """Stream results over a video file, image folder, list of frames or any frame iterator.

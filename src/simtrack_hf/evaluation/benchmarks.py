@@ -1,0 +1,411 @@
+"""Benchmark readers and result files.
+
+Every reader returns a list of :class:`BenchmarkSequence` (frame paths in natural order, xywh
+ground truth, optional visibility). Layouts (``root`` is the folder you pass):
+
+* LaSOT:        ``root/<class>/<class>-<k>/{img/%08d.jpg, groundtruth.txt, full_occlusion.txt,
+  out_of_view.txt, nlp.txt}``; sequences from ``root/testing_set.txt`` when present, else every
+  ``<class>/<class>-<k>`` folder. visible = not occluded and not out of view.
+* GOT-10k:      ``root/<split>/{list.txt, <seq>/{%08d.jpg, groundtruth.txt, absence.label,
+  cover.label}}``; visible = not absent and cover > 0. The test split has only the first box.
+* TrackingNet:  ``root/TEST/{anno/<seq>.txt, frames/<seq>/<i>.jpg}`` (i from 0); first box only.
+* OTB:          ``root/<seq>/{img/*.jpg, groundtruth_rect.txt}`` (comma, tab or space separated);
+  sequences from ``root/list.txt`` when present, else every folder with a ``groundtruth_rect.txt``.
+  Sequences whose annotation covers only part of the frames must be trimmed beforehand.
+* UAV123:       ``root/data_seq/UAV123/<seq>/*.jpg`` and ``root/anno/UAV123/<seq>.txt`` (NaN rows =
+  target absent). Each annotated sequence needs its own frame folder: the official release's
+  sub-sequences (``bird1_1`` ...) share a folder and must be split out first.
+* TNL2K:        ``root/<seq>/{imgs/*.jpg|png, groundtruth.txt, language.txt}``.
+* synthetic:    the GOT-10k val layout directly under ``root`` (``list.txt``, ``<seq>/...``).
+
+Ground-truth shape is (N, 4) float64 where every frame is annotated and (1, 4) for test splits
+(first frame only). Bad data raise ``ValueError`` naming the file (and line).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "BenchmarkSequence",
+    "BENCHMARKS",
+    "natural_sort_key",
+    "list_frames",
+    "read_box_file",
+    "read_lasot",
+    "read_got10k",
+    "read_synthetic",
+    "read_trackingnet",
+    "read_otb",
+    "read_uav123",
+    "read_tnl2k",
+    "read_benchmark",
+    "read_results",
+    "write_results",
+    "write_got10k_submission",
+    "write_trackingnet_submission",
+]
+
+PathLike = str | os.PathLike
+_IMAGE_EXTS = (".jpg", ".jpeg", ".png")
+_SEP = re.compile(r"[,\s]+")
+
+
+@dataclass
+class BenchmarkSequence:
+    """One video. ``frames``: N paths; ``ground_truth``: (N, 4) or, test splits, (1, 4) xywh
+    float64 (NaN rows = unannotated); ``visible``: (N,) bool or None; ``language``: TNL2K / LaSOT text."""
+
+    name: str
+    frames: list[str]
+    ground_truth: np.ndarray
+    visible: np.ndarray | None
+    dataset: str
+    language: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def init_box(self) -> np.ndarray:
+        """(4,) first-frame xywh box."""
+        return self.ground_truth[0]
+
+    @property
+    def fully_annotated(self) -> bool:
+        return len(self.ground_truth) == len(self.frames)
+
+
+# ----------------------------------------------------------------------------- low-level parsing
+def natural_sort_key(name: str) -> list:
+    """Key sorting ``"2.jpg"`` before ``"10.jpg"``."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def list_frames(folder: PathLike, exts: Sequence[str] = _IMAGE_EXTS) -> list[str]:
+    """Image files of ``folder`` in natural order; ValueError if missing or empty."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"frame folder not found: {folder}")
+    names = [e.name for e in os.scandir(folder) if e.is_file() and e.name.lower().endswith(tuple(exts))]
+    if not names:
+        raise ValueError(f"no frames ({', '.join(exts)}) in {folder}")
+    return [str(folder / n) for n in sorted(names, key=natural_sort_key)]
+
+
+def _numbered_lines(path: Path) -> list[tuple[int, str]]:
+    if not path.is_file():
+        raise ValueError(f"file not found: {path}")
+    return [(i + 1, ln.strip()) for i, ln in enumerate(path.read_text().splitlines()) if ln.strip()]
+
+
+def read_box_file(path: PathLike, *, allow_nan: bool = False, first_only: bool = False) -> np.ndarray:
+    """Read one ``x,y,w,h`` box per line (comma / tab / space separated) -> (N, 4) float64.
+
+    Blank lines are skipped. ValueError naming file and line for a wrong column count, a value that
+    is not a number, or NaN when ``allow_nan`` is False. ``first_only`` reads just the first box.
+    """
+    path = Path(path)
+    rows = _numbered_lines(path)
+    if first_only:
+        rows = rows[:1]
+    if not rows:
+        raise ValueError(f"{path}: no boxes")
+    out = np.empty((len(rows), 4), np.float64)
+    for k, (lineno, line) in enumerate(rows):
+        parts = _SEP.split(line)
+        if len(parts) != 4:
+            raise ValueError(f"{path}, line {lineno}: expected 4 values (x, y, w, h), got {len(parts)}: {line!r}")
+        try:
+            out[k] = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"{path}, line {lineno}: not a number in {line!r}") from None
+        if not allow_nan and np.isnan(out[k]).any():
+            raise ValueError(f"{path}, line {lineno}: NaN is not allowed here: {line!r}")
+    return out
+
+
+def _read_ints(path: Path, n: int) -> np.ndarray:
+    """Integer flags, any separators / lines (LaSOT one line, GOT-10k one per line) -> (n,)."""
+    values = []
+    for lineno, line in _numbered_lines(path):
+        for tok in _SEP.split(line):
+            try:
+                values.append(int(float(tok)))
+            except ValueError:
+                raise ValueError(f"{path}, line {lineno}: not an integer: {tok!r}") from None
+    if len(values) != n:
+        raise ValueError(f"{path}: {len(values)} values for {n} frames")
+    return np.asarray(values)
+
+
+def _check_count(frames: list[str], gt: np.ndarray, gt_path: Path) -> None:
+    if len(frames) != len(gt):
+        raise ValueError(f"{gt_path}: {len(gt)} boxes but {len(frames)} frames in {Path(frames[0]).parent}")
+
+
+def _read_list(path: Path) -> list[str]:
+    return [ln for _, ln in _numbered_lines(path)]
+
+
+def _subdirs(root: Path, must_contain: str) -> list[str]:
+    if not root.is_dir():
+        raise ValueError(f"benchmark folder not found: {root}")
+    names = [e.name for e in os.scandir(root) if e.is_dir() and (Path(e.path) / must_contain).is_file()]
+    if not names:
+        raise ValueError(f"no sequences (folders with {must_contain}) in {root}")
+    return sorted(names, key=natural_sort_key)
+
+
+def _seq_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise ValueError(f"sequence folder not found: {path}")
+    return path
+
+
+# ----------------------------------------------------------------------------- readers
+def read_lasot(root: PathLike, sequences: Sequence[str] | None = None) -> list[BenchmarkSequence]:
+    """LaSOT (test split when ``root/testing_set.txt`` exists, else every sequence found)."""
+    root = Path(root)
+    if sequences is None:
+        listing = root / "testing_set.txt"
+        if listing.is_file():
+            sequences = _read_list(listing)
+        else:
+            if not root.is_dir():
+                raise ValueError(f"benchmark folder not found: {root}")
+            sequences = sorted(
+                (s.name for c in root.iterdir() if c.is_dir() for s in c.iterdir() if (s / "groundtruth.txt").is_file()),
+                key=natural_sort_key,
+            )
+            if not sequences:
+                raise ValueError(f"no LaSOT sequences (<class>/<class>-<k>/groundtruth.txt) in {root}")
+    out = []
+    for name in sequences:
+        d = _seq_dir(root / name.rsplit("-", 1)[0] / name)
+        frames = list_frames(d / "img")
+        gt = read_box_file(d / "groundtruth.txt")
+        _check_count(frames, gt, d / "groundtruth.txt")
+        flags = [d / f for f in ("full_occlusion.txt", "out_of_view.txt") if (d / f).is_file()]
+        visible = None
+        if flags:
+            visible = np.ones(len(gt), bool)
+            for f in flags:
+                visible &= _read_ints(f, len(gt)) == 0
+        nlp = d / "nlp.txt"
+        language = nlp.read_text().strip() if nlp.is_file() else None
+        out.append(BenchmarkSequence(name, frames, gt, visible, "lasot", language))
+    return out
+
+
+def _read_got10k_folder(folder: Path, dataset: str, first_frame_only: bool) -> list[BenchmarkSequence]:
+    if not folder.is_dir():
+        raise ValueError(f"benchmark folder not found: {folder}")
+    listing = folder / "list.txt"
+    names = _read_list(listing) if listing.is_file() else _subdirs(folder, "groundtruth.txt")
+    out = []
+    for name in names:
+        d = _seq_dir(folder / name)
+        frames = list_frames(d)
+        gt = read_box_file(d / "groundtruth.txt", first_only=first_frame_only)
+        visible = None
+        if not first_frame_only:
+            _check_count(frames, gt, d / "groundtruth.txt")
+            if (d / "absence.label").is_file() or (d / "cover.label").is_file():
+                visible = np.ones(len(gt), bool)
+                if (d / "absence.label").is_file():
+                    visible &= _read_ints(d / "absence.label", len(gt)) == 0
+                if (d / "cover.label").is_file():
+                    visible &= _read_ints(d / "cover.label", len(gt)) > 0
+        out.append(BenchmarkSequence(name, frames, gt, visible, dataset))
+    return out
+
+
+def read_got10k(root: PathLike, split: str = "val") -> list[BenchmarkSequence]:
+    """GOT-10k ``val`` (full ground truth, visibility from the labels) or ``test`` (first box only)."""
+    if split not in ("val", "test"):
+        raise ValueError(f"GOT-10k split must be 'val' or 'test', got {split!r}")
+    return _read_got10k_folder(Path(root) / split, f"got10k_{split}", first_frame_only=split == "test")
+
+
+def read_synthetic(root: PathLike) -> list[BenchmarkSequence]:
+    """A synthetic benchmark written in the GOT-10k val layout directly under ``root``."""
+    return _read_got10k_folder(Path(root), "synthetic", first_frame_only=False)
+
+
+def read_trackingnet(root: PathLike, sequences: Sequence[str] | None = None) -> list[BenchmarkSequence]:
+    """TrackingNet TEST: ``root/TEST/anno/<seq>.txt`` (first box) and ``root/TEST/frames/<seq>/<i>.jpg``."""
+    test = Path(root) / "TEST"
+    anno = test / "anno"
+    if sequences is None:
+        if not anno.is_dir():
+            raise ValueError(f"annotation folder not found: {anno}")
+        sequences = sorted((p.stem for p in anno.glob("*.txt")), key=natural_sort_key)
+        if not sequences:
+            raise ValueError(f"no annotation files in {anno}")
+    return [
+        BenchmarkSequence(
+            name,
+            list_frames(test / "frames" / name),
+            read_box_file(anno / f"{name}.txt", first_only=True),
+            None,
+            "trackingnet",
+        )
+        for name in sequences
+    ]
+
+
+def read_otb(root: PathLike, sequences: Sequence[str] | None = None) -> list[BenchmarkSequence]:
+    """OTB layout: ``root/<seq>/img/*.jpg`` + ``root/<seq>/groundtruth_rect.txt``."""
+    root = Path(root)
+    if sequences is None:
+        listing = root / "list.txt"
+        sequences = _read_list(listing) if listing.is_file() else _subdirs(root, "groundtruth_rect.txt")
+    out = []
+    for name in sequences:
+        d = _seq_dir(root / name)
+        frames = list_frames(d / "img")
+        gt = read_box_file(d / "groundtruth_rect.txt")
+        _check_count(frames, gt, d / "groundtruth_rect.txt")
+        out.append(BenchmarkSequence(name, frames, gt, None, "otb"))
+    return out
+
+
+def read_uav123(root: PathLike, sequences: Sequence[str] | None = None, subset: str = "UAV123") -> list[BenchmarkSequence]:
+    """UAV123 (or ``subset="UAV20L"``): NaN ground-truth rows are kept (target absent)."""
+    root = Path(root)
+    anno = root / "anno" / subset
+    if sequences is None:
+        if not anno.is_dir():
+            raise ValueError(f"annotation folder not found: {anno}")
+        sequences = sorted((p.stem for p in anno.glob("*.txt")), key=natural_sort_key)
+        if not sequences:
+            raise ValueError(f"no annotation files in {anno}")
+    out = []
+    for name in sequences:
+        frames = list_frames(root / "data_seq" / subset / name)
+        gt = read_box_file(anno / f"{name}.txt", allow_nan=True)
+        _check_count(frames, gt, anno / f"{name}.txt")
+        if np.isnan(gt[0]).any():
+            raise ValueError(f"{anno / f'{name}.txt'}, line 1: the first box must not be NaN")
+        out.append(BenchmarkSequence(name, frames, gt, None, "uav"))
+    return out
+
+
+def read_tnl2k(root: PathLike, sequences: Sequence[str] | None = None) -> list[BenchmarkSequence]:
+    """TNL2K: ``root/<seq>/{imgs/*, groundtruth.txt, language.txt}``."""
+    root = Path(root)
+    if sequences is None:
+        sequences = _subdirs(root, "groundtruth.txt")
+    out = []
+    for name in sequences:
+        d = _seq_dir(root / name)
+        frames = list_frames(d / "imgs")
+        gt = read_box_file(d / "groundtruth.txt")
+        _check_count(frames, gt, d / "groundtruth.txt")
+        lang = d / "language.txt"
+        language = lang.read_text().strip() if lang.is_file() else None
+        out.append(BenchmarkSequence(name, frames, gt, None, "tnl2k", language))
+    return out
+
+
+BENCHMARKS: dict[str, Callable[[PathLike], list[BenchmarkSequence]]] = {
+    "lasot": read_lasot,
+    "got10k_val": lambda root: read_got10k(root, "val"),
+    "got10k_test": lambda root: read_got10k(root, "test"),
+    "trackingnet": read_trackingnet,
+    "otb": read_otb,
+    "uav123": read_uav123,
+    "tnl2k": read_tnl2k,
+    "synthetic": read_synthetic,
+}
+
+
+def read_benchmark(name: str, root: PathLike) -> list[BenchmarkSequence]:
+    """``read_benchmark("lasot", "/data/LaSOT")``; names: keys of :data:`BENCHMARKS`."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; expected one of {sorted(BENCHMARKS)}")
+    return BENCHMARKS[name](root)
+
+
+# ----------------------------------------------------------------------------- result files
+def read_results(path: PathLike, num_frames: int | None = None) -> np.ndarray:
+    """Read a tracker result file (one ``x,y,w,h`` per line, comma / tab / space) -> (N, 4) float64.
+
+    ValueError naming file and line for malformed or NaN lines, or when ``num_frames`` is given
+    and the file has a different number of boxes.
+    """
+    boxes = read_box_file(path)
+    if num_frames is not None and len(boxes) != num_frames:
+        raise ValueError(f"{path}: {len(boxes)} boxes, expected {num_frames} (one per frame)")
+    return boxes
+
+
+def _format_boxes(boxes, integer: bool, decimals: int, delimiter: str = ",") -> str:
+    boxes = np.asarray(boxes, np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (N, 4), got {boxes.shape}")
+    if not np.isfinite(boxes).all():
+        raise ValueError(f"boxes contain NaN or inf at frame {int(np.argmax(~np.isfinite(boxes).all(1)))}")
+    if integer:
+        rows = np.trunc(boxes).astype(np.int64)
+        return "".join(delimiter.join(str(v) for v in r) + "\n" for r in rows)
+    return "".join(delimiter.join(f"{v:.{decimals}f}" for v in r) + "\n" for r in boxes)
+
+
+def write_results(path: PathLike, boxes, *, integer: bool = False, decimals: int = 4, delimiter: str = ",") -> Path:
+    """Write (N, 4) xywh boxes, one ``x,y,w,h`` per line; creates parent folders.
+
+    ``integer=True`` truncates toward zero like the original SimTrack (``astype(int)``): that costs
+    up to 1 px per coordinate and shifts scores slightly; the default keeps ``decimals`` decimals.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_format_boxes(boxes, integer, decimals, delimiter))
+    return path
+
+
+def write_got10k_submission(
+    out_dir: PathLike,
+    results: Mapping[str, np.ndarray],
+    times: Mapping[str, np.ndarray] | None = None,
+    *,
+    repetition: int = 1,
+    decimals: int = 4,
+    zip_path: PathLike | None = None,
+) -> Path:
+    """GOT-10k layout: ``out_dir/<seq>/<seq>_<rep:03d>.txt`` (comma xywh) and, when ``times`` (seconds
+    per frame) is given, ``out_dir/<seq>/<seq>_time.txt``. ``zip_path`` also zips the sequence folders
+    (what the server takes). Returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    for name, boxes in results.items():
+        boxes = np.asarray(boxes, np.float64)
+        write_results(out_dir / name / f"{name}_{repetition:03d}.txt", boxes, decimals=decimals)
+        if times is not None:
+            t = np.asarray(times[name], np.float64).reshape(-1)
+            if len(t) != len(boxes):
+                raise ValueError(f"sequence {name!r}: {len(t)} times for {len(boxes)} boxes")
+            (out_dir / name / f"{name}_time.txt").write_text("".join(f"{v:.8f}\n" for v in t))
+    if zip_path is not None:
+        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in results:
+                for f in sorted((out_dir / name).iterdir()):
+                    zf.write(f, f"{name}/{f.name}")
+    return out_dir
+
+
+def write_trackingnet_submission(zip_path: PathLike, results: Mapping[str, np.ndarray], *, decimals: int = 4) -> Path:
+    """TrackingNet server format: a zip holding one ``<seq>.txt`` (comma xywh per frame) per sequence."""
+    zip_path = Path(zip_path)
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, boxes in results.items():
+            zf.writestr(f"{name}.txt", _format_boxes(boxes, False, decimals))
+    return zip_path

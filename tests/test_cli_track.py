@@ -1,0 +1,82 @@
+"""`simtrack track` on a generated video, and the attention maps."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_config
+
+from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker
+from simtrack_hf.cli import main
+from simtrack_hf.video import read_results_txt
+from simtrack_hf.visualization import target_attention_maps
+
+
+@pytest.fixture
+def model_folder(tmp_path):
+    torch.manual_seed(0)
+    model = SimTrackModel(tiny_config())
+    model.save_pretrained(tmp_path / "model")
+    SimTrackImageProcessor.from_model_config(model.config).save_pretrained(tmp_path / "model")
+    return tmp_path / "model"
+
+
+def write_video(path, count=6, size=(120, 160)):
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (size[1], size[0]))
+    for i in range(count):
+        writer.write(np.roll(base, 2 * i, axis=1))
+    writer.release()
+
+
+def test_cli_track_writes_video_results_and_attention(tmp_path, model_folder, capsys):
+    video = tmp_path / "in.mp4"
+    write_video(video)
+    out, results, maps = tmp_path / "out.mp4", tmp_path / "boxes.txt", tmp_path / "maps"
+    main(["track", str(video), "--box", "40,30,32,28", "--model", str(model_folder), "--output", str(out),
+          "--results", str(results), "--attention-maps", str(maps), "--attention-every", "2"])
+    printed = capsys.readouterr().out
+    assert "tracked 6 frames" in printed and "FPS" in printed
+    boxes = read_results_txt(results)
+    assert boxes.shape == (6, 4) and np.allclose(boxes[0], [40, 30, 32, 28])
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+    capture.release()
+    pngs = sorted(p.name for p in maps.iterdir())
+    assert pngs == ["frame_000001.png", "frame_000003.png", "frame_000005.png"]
+    grid = cv2.imread(str(maps / pngs[0]))
+    assert grid.shape == (128, 256, 3)  # 2 layers side by side, 128 px search crops
+
+
+def test_cli_track_bad_box_and_missing_video(tmp_path, model_folder, capsys):
+    with pytest.raises(SystemExit):
+        main(["track", "x.mp4", "--box", "1,2,3"])
+    assert "X,Y,W,H" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["track", str(tmp_path / "missing.mp4"), "--box", "1,2,3,4", "--model", str(model_folder)])
+    assert info.value.code == 2 and "missing.mp4" in capsys.readouterr().err
+
+
+def test_attention_maps_follow_the_definition():
+    torch.manual_seed(0)
+    model = SimTrackModel(tiny_config()).eval()
+    tracker = SimTrackTracker(model)
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    tracker.init(frame, [40, 30, 32, 28])
+    maps, crops = tracker.attention_maps(frame)
+    config = model.config
+    assert maps.shape == (1, config.num_hidden_layers, config.search_grid, config.search_grid)
+    assert crops.shape == (1, config.search_size, config.search_size, 3)
+    assert np.isclose(maps.min(), 0) and np.isclose(maps.max(), 1)
+    assert model.config._attn_implementation == "sdpa"  # restored after the eager pass
+    # Only template tokens covered by the target count: a relevance on one token selects its attention row.
+    tz2 = config.template_grid**2
+    attention = torch.rand(1, 2, 85, 85)  # 16 template + 1 cls + 64 search + 4 foveal tokens
+    relevance = torch.zeros(1, tz2)
+    relevance[0, 5] = 1
+    single = target_attention_maps((attention,), relevance, config)[0, 0].flatten()
+    row = attention[0].mean(0)[5, tz2 + 1 : tz2 + 1 + config.search_grid**2]
+    assert torch.allclose(single, (row - row.min()) / (row.max() - row.min()))
