@@ -10,7 +10,7 @@ from conftest import tiny_config
 
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker
 from simtrack_hf.cli import main
-from simtrack_hf.video import read_results_txt
+from simtrack_hf.evaluation.benchmarks import read_results
 from simtrack_hf.visualization import target_attention_maps
 
 
@@ -40,7 +40,7 @@ def test_cli_track_writes_video_results_and_attention(tmp_path, model_folder, ca
           "--results", str(results), "--attention-maps", str(maps), "--attention-every", "2"])
     printed = capsys.readouterr().out
     assert "tracked 6 frames" in printed and "FPS" in printed
-    boxes = read_results_txt(results)
+    boxes = read_results(results)
     assert boxes.shape == (6, 4) and np.allclose(boxes[0], [40, 30, 32, 28])
     capture = cv2.VideoCapture(str(out))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 6

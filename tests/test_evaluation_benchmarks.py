@@ -197,7 +197,7 @@ def test_list_frames_and_registry(tmp_path):
     _frames(tmp_path / "f", ["img10.jpg", "img2.JPG", "img1.png", "notes.txt"])
     assert [Path(f).name for f in list_frames(tmp_path / "f")] == ["img1.png", "img2.JPG", "img10.jpg"]
     (tmp_path / "e").mkdir()
-    with pytest.raises(ValueError, match="no frames"):
+    with pytest.raises(ValueError, match="no images"):
         list_frames(tmp_path / "e")
     assert set(BENCHMARKS) == {"lasot", "got10k_val", "got10k_test", "trackingnet", "otb", "uav123", "tnl2k", "synthetic"}
     with pytest.raises(ValueError, match="unknown benchmark"):

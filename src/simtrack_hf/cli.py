@@ -65,7 +65,8 @@ def track(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from .tracking import SimTrackTracker
-    from .video import AnnotatedVideoWriter, open_frames, write_results_txt
+    from .evaluation.benchmarks import write_results
+    from .video import AnnotatedVideoWriter, open_frames
     from .visualization import save_attention_grid
 
     tracker = SimTrackTracker.from_pretrained(args.model, device=args.device)
@@ -86,7 +87,7 @@ def track(args: argparse.Namespace) -> None:
             writer.close()
     seconds = time.perf_counter() - started
     if args.results:
-        write_results_txt(args.results, boxes)
+        write_results(args.results, boxes)
     print(f"tracked {len(boxes)} frames in {seconds:.1f} s ({len(boxes) / max(seconds, 1e-9):.1f} FPS)")
 
 

@@ -35,7 +35,7 @@ try:  # Pillow is optional for this file: only needed to accept PIL images.
 except ImportError:  # pragma: no cover
     _PILImage = None
 
-__all__ = ["SimTrackImageProcessor"]
+__all__ = ["SimTrackImageProcessor", "to_rgb_uint8"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -44,6 +44,37 @@ _CONVERT_HINT = (
     "SimTrackImageProcessor expects 8-bit RGB images (uint8). Convert first, e.g. float in [0, 1]: "
     "`(img * 255).round().clip(0, 255).astype(np.uint8)`; uint16: `(img // 257).astype(np.uint8)`."
 )
+
+
+def to_rgb_uint8(image: Any) -> np.ndarray:
+    """One RGB image -> C-contiguous (H, W, 3) uint8 array (see the module docstring for what is accepted)."""
+    if _PILImage is not None and isinstance(image, _PILImage.Image):
+        if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+            raise ValueError(f"PIL image mode {image.mode!r} is not 8-bit. {_CONVERT_HINT}")
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu()
+        if image.ndim == 3 and image.shape[-1] not in (1, 3, 4) and image.shape[0] in (1, 3, 4):
+            image = image.permute(1, 2, 0)  # CHW -> HWC
+        image = image.numpy()
+    elif not isinstance(image, np.ndarray):
+        kind = type(image).__name__
+        raise ValueError(f"Unsupported image type {kind}: use a numpy array, PIL image or torch tensor.")
+    elif image.ndim == 3 and image.shape[-1] not in (1, 3, 4) and image.shape[0] in (1, 3, 4):
+        image = image.transpose(1, 2, 0)  # CHW numpy -> HWC
+    if image.dtype != np.uint8:
+        raise ValueError(f"Image dtype {image.dtype} is not supported. {_CONVERT_HINT}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"Expected an (H, W, 3) RGB image, got shape {tuple(image.shape)}.")
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)  # grayscale -> RGB
+    elif image.shape[-1] == 4:
+        image = image[..., :3]  # RGBA -> RGB (alpha dropped)
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise ValueError(f"Image of shape {tuple(image.shape)} is too small (need at least 2x2 pixels).")
+    return np.ascontiguousarray(image)
 
 
 class SimTrackImageProcessorKwargs(ImagesKwargs, total=False):
@@ -93,37 +124,6 @@ class SimTrackImageProcessor(BaseImageProcessor):
         return cls(**{name: getattr(config, name) for name in names}, **kwargs)
 
     # ------------------------------------------------------------------------------------------------ inputs
-    @staticmethod
-    def _to_rgb_uint8(image: Any) -> np.ndarray:
-        """One image -> C-contiguous (H, W, 3) uint8 array (see the module docstring for what is accepted)."""
-        if _PILImage is not None and isinstance(image, _PILImage.Image):
-            if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-                raise ValueError(f"PIL image mode {image.mode!r} is not 8-bit. {_CONVERT_HINT}")
-            return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
-        if isinstance(image, torch.Tensor):
-            image = image.detach().cpu()
-            if image.ndim == 3 and image.shape[-1] not in (1, 3, 4) and image.shape[0] in (1, 3, 4):
-                image = image.permute(1, 2, 0)  # CHW -> HWC
-            image = image.numpy()
-        elif not isinstance(image, np.ndarray):
-            kind = type(image).__name__
-            raise ValueError(f"Unsupported image type {kind}: use a numpy array, PIL image or torch tensor.")
-        elif image.ndim == 3 and image.shape[-1] not in (1, 3, 4) and image.shape[0] in (1, 3, 4):
-            image = image.transpose(1, 2, 0)  # CHW numpy -> HWC
-        if image.dtype != np.uint8:
-            raise ValueError(f"Image dtype {image.dtype} is not supported. {_CONVERT_HINT}")
-        if image.ndim == 2:
-            image = image[:, :, None]
-        if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
-            raise ValueError(f"Expected an (H, W, 3) RGB image, got shape {tuple(image.shape)}.")
-        if image.shape[-1] == 1:
-            image = np.repeat(image, 3, axis=-1)  # grayscale -> RGB
-        elif image.shape[-1] == 4:
-            image = image[..., :3]  # RGBA -> RGB (alpha dropped)
-        if image.shape[0] < 2 or image.shape[1] < 2:
-            raise ValueError(f"Image of shape {tuple(image.shape)} is too small (need at least 2x2 pixels).")
-        return np.ascontiguousarray(image)
-
     def _pair_inputs(self, images: Any, boxes: Any) -> tuple[list[np.ndarray], np.ndarray]:
         """Convert images and (N, 4) xywh boxes; return one image per box and the float64 boxes.
 
@@ -137,7 +137,7 @@ class SimTrackImageProcessor(BaseImageProcessor):
             image_list = [images]
         if len(image_list) == 0:
             raise ValueError("No images given.")
-        frames = [self._to_rgb_uint8(image) for image in image_list]
+        frames = [to_rgb_uint8(image) for image in image_list]
 
         if isinstance(boxes, torch.Tensor):
             boxes = boxes.detach().cpu().double().numpy()

@@ -32,7 +32,8 @@ from typing import Any, Union
 
 import cv2
 import numpy as np
-from PIL import Image
+
+from .image_processing_simtrack import to_rgb_uint8
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -43,9 +44,7 @@ __all__ = [
     "list_image_files",
     "natural_sort_key",
     "open_frames",
-    "read_results_txt",
     "to_rgb_uint8",
-    "write_results_txt",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -57,64 +56,6 @@ _CONTAINER_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJ
 
 
 # --------------------------------------------------------------------------- normalisation
-
-
-def to_rgb_uint8(frame: Any) -> np.ndarray:
-    """Return ``frame`` as a C-contiguous RGB ``uint8`` array of shape ``(H, W, 3)``.
-
-    Accepted inputs:
-
-    * ``(H, W, 3)`` uint8 numpy array: assumed RGB, returned as-is (no copy when contiguous).
-    * ``(H, W)`` or ``(H, W, 1)`` uint8 grayscale: the gray value is replicated to R, G and B.
-    * ``(H, W, 4)`` uint8 RGBA: the alpha channel is dropped (no compositing onto a background).
-    * PIL images of any 8-bit mode (``L``, ``P``, ``RGBA``, ``CMYK``, ...): ``Image.convert("RGB")``.
-      16-bit/32-bit/float modes (``I;16``, ``I``, ``F``) go through the array rules below.
-    * torch tensors, ``uint8``, ``HWC`` or ``CHW`` (channels-first is detected when the first
-      dim is 1/3/4 and the last is not), moved to CPU and converted to numpy.
-
-    Raises ``ValueError`` for other dtypes (``uint16``: convert with ``(frame >> 8).astype(np.uint8)``
-    or ``cv2.convertScaleAbs(frame, alpha=255 / frame.max())``; floats in [0, 1]: use
-    ``(frame * 255).round().clip(0, 255).astype(np.uint8)``), wrong ndim or channel counts,
-    and empty frames; ``TypeError`` for objects that are not array-like.
-    """
-    if isinstance(frame, Image.Image):
-        if frame.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-            return to_rgb_uint8(np.asarray(frame))
-        return np.ascontiguousarray(np.asarray(frame.convert("RGB")))
-    if type(frame).__module__.split(".")[0] == "torch":
-        t = frame.detach().cpu()
-        if t.ndim == 3 and t.shape[0] in (1, 3, 4) and t.shape[-1] not in (1, 3, 4):
-            t = t.permute(1, 2, 0)  # CHW -> HWC
-        frame = t.numpy()
-    arr = np.asarray(frame)
-    if arr.dtype == object:
-        raise TypeError(f"cannot interpret {type(frame).__name__} as an image frame")
-    if arr.dtype != np.uint8:
-        if arr.dtype == np.uint16:
-            hint = (
-                "convert with `(frame >> 8).astype(np.uint8)` "
-                "or `cv2.convertScaleAbs(frame, alpha=255 / frame.max())`"
-            )
-        elif np.issubdtype(arr.dtype, np.floating):
-            hint = "for values in [0, 1] use `(frame * 255).round().clip(0, 255).astype(np.uint8)`"
-        else:
-            hint = "convert it to uint8 (0-255) first"
-        raise ValueError(f"frames must be uint8 RGB, got dtype {arr.dtype}; {hint}")
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3:
-        raise ValueError(f"frames must have shape (H, W, 3) (or (H, W) grayscale), got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"empty frame of shape {arr.shape}")
-    channels = arr.shape[2]
-    if channels == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    elif channels == 4:
-        arr = arr[:, :, :3]
-    elif channels != 3:
-        hint = " (looks channels-first: transpose to (H, W, C))" if arr.shape[0] in (1, 3, 4) else ""
-        raise ValueError(f"frames must have 1, 3 or 4 channels in the last dim, got shape {arr.shape}{hint}")
-    return np.ascontiguousarray(arr)
 
 
 # --------------------------------------------------------------------------- folders
@@ -469,42 +410,3 @@ class AnnotatedVideoWriter:
         self.close()
 
 
-# --------------------------------------------------------------------------- results files
-
-
-def _fmt(v: float) -> str:
-    s = f"{v:.4f}".rstrip("0").rstrip(".") if np.isfinite(v) else str(float(v))
-    return "0" if s == "-0" else s
-
-
-def write_results_txt(path: PathLike, boxes: Any) -> None:
-    """Write one ``x,y,w,h`` line per frame (benchmark results format, as used by GOT-10k/LaSOT/OTB).
-
-    Values are comma-separated floats rounded to at most 4 decimals with trailing zeros dropped
-    (``10,20.5,30.125,40``); NaN is written as ``nan``. Parent folders are created.
-    """
-    arr = _as_boxes(boxes)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(",".join(_fmt(v) for v in row) + "\n" for row in arr))
-
-
-def read_results_txt(path: PathLike) -> np.ndarray:
-    """Read an ``x,y,w,h`` per line file into a ``(N, 4)`` float64 array.
-
-    Fields may be separated by commas, tabs or spaces (OTB ground truth mixes them). Trailing
-    blank lines are ignored; any other bad line raises ``ValueError`` naming the file and line.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"results file not found: {path}")
-    rows = []
-    for lineno, line in enumerate(path.read_text().rstrip().splitlines(), start=1):
-        fields = [f for f in re.split(r"[,\s]+", line.strip()) if f]
-        if len(fields) != 4:
-            raise ValueError(f"{path}:{lineno}: expected 4 values x,y,w,h, got {len(fields)}: {line!r}")
-        try:
-            rows.append([float(f) for f in fields])
-        except ValueError:
-            raise ValueError(f"{path}:{lineno}: non-numeric value in {line!r}") from None
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)

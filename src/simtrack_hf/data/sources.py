@@ -49,6 +49,8 @@ from datasets import Dataset, Features, Value, concatenate_datasets, load_from_d
 from datasets import Sequence as HFSequence
 from PIL import Image
 
+from ..video import natural_sort_key
+
 __all__ = [
     "BUILDERS",
     "DataSource",
@@ -90,10 +92,6 @@ class ManifestWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- file helpers
-
-
-def _natural_key(s: str) -> list[Any]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
 def _require_dir(root: str | os.PathLike) -> Path:
@@ -155,7 +153,7 @@ class _DirListing:
 
 
 def _image_names(listing: _DirListing, folder: Path) -> list[str]:
-    return sorted((n for n in listing.names(str(folder)) if n.lower().endswith(_IMAGE_EXTS)), key=_natural_key)
+    return sorted((n for n in listing.names(str(folder)) if n.lower().endswith(_IMAGE_EXTS)), key=natural_sort_key)
 
 
 # --------------------------------------------------------------------------- validation
@@ -320,7 +318,7 @@ def got10k_manifest(root: str | os.PathLike, split: str = "train",
     elif (split_dir / "list.txt").is_file():
         names = _read_names(split_dir / "list.txt")
     else:
-        names = sorted((p.name for p in split_dir.iterdir() if p.is_dir()), key=_natural_key)
+        names = sorted((p.name for p in split_dir.iterdir() if p.is_dir()), key=natural_sort_key)
     for name in names:
         seq_dir = split_dir / name
         gt = seq_dir / "groundtruth.txt"
@@ -345,8 +343,8 @@ def lasot_manifest(root: str | os.PathLike, sequences: str | os.PathLike | Itera
     if sequences is not None:
         names = _read_names(sequences)
     else:
-        names = [seq.name for cls in sorted(root.iterdir(), key=lambda p: _natural_key(p.name)) if cls.is_dir()
-                 for seq in sorted(cls.iterdir(), key=lambda p: _natural_key(p.name)) if seq.is_dir()]
+        names = [seq.name for cls in sorted(root.iterdir(), key=lambda p: natural_sort_key(p.name)) if cls.is_dir()
+                 for seq in sorted(cls.iterdir(), key=lambda p: natural_sort_key(p.name)) if seq.is_dir()]
     for name in names:
         seq_dir = root / name.rsplit("-", 1)[0] / name
         gt = seq_dir / "groundtruth.txt"
@@ -370,7 +368,7 @@ def trackingnet_manifest(root: str | os.PathLike, chunks: Iterable[int] | None =
     root = _require_dir(root)
     if chunks is None:
         chunk_dirs = sorted((p for p in root.iterdir() if p.is_dir() and re.fullmatch(r"TRAIN_\d+", p.name)),
-                            key=lambda p: _natural_key(p.name))
+                            key=lambda p: natural_sort_key(p.name))
     else:
         chunk_dirs = [root / f"TRAIN_{int(k)}" for k in chunks]
         for d in chunk_dirs:
@@ -379,7 +377,7 @@ def trackingnet_manifest(root: str | os.PathLike, chunks: Iterable[int] | None =
     col = _Collector("trackingnet")
     for chunk in chunk_dirs:
         anno_dir = chunk / "anno"
-        anno = sorted(anno_dir.glob("*.txt"), key=lambda p: _natural_key(p.name)) if anno_dir.is_dir() else []
+        anno = sorted(anno_dir.glob("*.txt"), key=lambda p: natural_sort_key(p.name)) if anno_dir.is_dir() else []
         for gt in anno:
             boxes = _read_boxes(gt)
             frames, reason = _numbered_frames(col, chunk / "frames" / gt.stem, len(boxes), "%d.jpg", 0)
@@ -429,7 +427,7 @@ def folder_manifest(root: str | os.PathLike, name: str = "custom") -> Dataset:
     if (root / "groundtruth.txt").is_file():
         seq_dirs = [root]
     else:
-        seq_dirs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: _natural_key(p.name))
+        seq_dirs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: natural_sort_key(p.name))
     for seq_dir in seq_dirs:
         gt = seq_dir / "groundtruth.txt"
         if not gt.is_file():

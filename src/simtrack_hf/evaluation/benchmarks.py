@@ -33,6 +33,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..video import list_image_files, natural_sort_key
+
 __all__ = [
     "BenchmarkSequence",
     "BENCHMARKS",
@@ -54,7 +56,6 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike
-_IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 _SEP = re.compile(r"[,\s]+")
 
 
@@ -84,20 +85,12 @@ class BenchmarkSequence:
 
 
 # ----------------------------------------------------------------------------- low-level parsing
-def natural_sort_key(name: str) -> list:
-    """Key sorting ``"2.jpg"`` before ``"10.jpg"``."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
-def list_frames(folder: PathLike, exts: Sequence[str] = _IMAGE_EXTS) -> list[str]:
+def list_frames(folder: PathLike) -> list[str]:
     """Image files of ``folder`` in natural order; ValueError if missing or empty."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"frame folder not found: {folder}")
-    names = [e.name for e in os.scandir(folder) if e.is_file() and e.name.lower().endswith(tuple(exts))]
-    if not names:
-        raise ValueError(f"no frames ({', '.join(exts)}) in {folder}")
-    return [str(folder / n) for n in sorted(names, key=natural_sort_key)]
+    try:
+        return [str(p) for p in list_image_files(folder)]
+    except FileNotFoundError as error:
+        raise ValueError(f"frame folder not found: {folder}") from error
 
 
 def _numbered_lines(path: Path) -> list[tuple[int, str]]:
