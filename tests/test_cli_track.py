@@ -80,3 +80,11 @@ def test_attention_maps_follow_the_definition():
     single = target_attention_maps((attention,), relevance, config)[0, 0].flatten()
     row = attention[0].mean(0)[5, tz2 + 1 : tz2 + 1 + config.search_grid**2]
     assert torch.allclose(single, (row - row.min()) / (row.max() - row.min()))
+
+
+def test_cli_demo_runs_end_to_end(tmp_path, model_folder, capsys):
+    main(["demo", "--model", str(model_folder), "--output-dir", str(tmp_path / "out"), "--frames", "12"])
+    printed = capsys.readouterr().out
+    assert "tracked 12 frames" in printed and "success AUC vs ground truth" in printed
+    for name in ("demo_input.mp4", "demo_tracked.mp4", "demo_boxes.txt"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
