@@ -250,3 +250,16 @@ def test_loading_checkpoint_of_other_size_fails(tmp_path):
     make_model().save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="wrong variant"):
         SimTrackModel.from_pretrained(tmp_path, hidden_size=64, num_attention_heads=2)
+
+
+def test_cached_template_embeddings_are_exact():
+    model = make_model()
+    inputs = tiny_inputs(model.config, batch=2)
+    with torch.no_grad():
+        full = model(**inputs)
+        cached = model.embed_template(inputs["template_pixel_values"], inputs["template_boxes"])
+        reused = model(search_pixel_values=inputs["search_pixel_values"], template_embeddings=cached)
+    assert torch.equal(full.pred_boxes, reused.pred_boxes)
+    assert torch.equal(full.corner_logits, reused.corner_logits)
+    with pytest.raises(ValueError, match="template_embeddings"):
+        model(search_pixel_values=inputs["search_pixel_values"])

@@ -131,10 +131,13 @@ class SimTrackEmbeddings(nn.Module):
         """(sz², C) pretrained patch position table resized to the search grid (recomputed: it is trained)."""
         return resize_patch_positions(self.position_embedding.weight[1:], self.config.search_grid)
 
-    def forward(
-        self, template_pixel_values: torch.Tensor, search_pixel_values: torch.Tensor, template_boxes: torch.Tensor
-    ) -> torch.Tensor:
-        """-> (B, tz² + 1 + sz² + fz², C) tokens in the order [template | cls + search | foveal]."""
+    def embed_template(
+        self, template_pixel_values: torch.Tensor, template_boxes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> template tokens (B, tz², C) + pos_fc embedding, and foveal tokens (B, fz², C) + averaged embedding.
+
+        Both depend on the template only, so a tracker computes them once per target (exact reuse).
+        """
         config = self.config
         batch = template_pixel_values.shape[0]
         template_pos = 2 * self.pos_fc(self.pos_fc_inputs(template_boxes)) - 1  # (B, tz², C), in (-1, 1)
@@ -146,9 +149,14 @@ class SimTrackEmbeddings(nn.Module):
         q = (tz - fz) // 2 + 1
         grid = template_pos.reshape(batch, tz, tz, -1)
         foveal_pos = 0.5 * (grid[:, q : q + fz, q : q + fz] + grid[:, q - 1 : q - 1 + fz, q - 1 : q - 1 + fz])
-        foveal = foveal + foveal_pos.reshape(batch, fz * fz, -1)
+        return template, foveal + foveal_pos.reshape(batch, fz * fz, -1)
 
-        cls = (self.class_embedding + self.position_embedding.weight[0]).expand(batch, 1, -1)
+    def forward(
+        self, search_pixel_values: torch.Tensor, template_embeddings: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """-> (B, tz² + 1 + sz² + fz², C) tokens in the order [template | cls + search | foveal]."""
+        template, foveal = template_embeddings
+        cls = (self.class_embedding + self.position_embedding.weight[0]).expand(search_pixel_values.shape[0], 1, -1)
         search = self.patchify(search_pixel_values) + self.search_position_embedding()
         return torch.cat((template, cls, search, foveal), dim=1)
 
@@ -277,26 +285,33 @@ class SimTrackModel(SimTrackPreTrainedModel):
         self.box_head = SimTrackCornerHead(config)
         self.post_init()
 
-    def _check_inputs(self, template: torch.Tensor, search: torch.Tensor, template_boxes: torch.Tensor) -> None:
-        config = self.config
-        for name, pixels, size in (
-            ("template_pixel_values", template, config.template_size),
-            ("search_pixel_values", search, config.search_size),
-        ):
-            if pixels.ndim != 4 or pixels.shape[1:] != (3, size, size):
-                raise ValueError(f"{name} must have shape (B, 3, {size}, {size}) for this config, got {tuple(pixels.shape)}")
-        if template.shape[0] != search.shape[0]:
-            raise ValueError(f"batch sizes differ: template {template.shape[0]} vs search {search.shape[0]}")
-        validate_boxes(template_boxes, "template_boxes", template.shape[0])
+    def _check_pixels(self, name: str, pixels: torch.Tensor, size: int) -> None:
+        if pixels.ndim != 4 or pixels.shape[1:] != (3, size, size):
+            raise ValueError(f"{name} must have shape (B, 3, {size}, {size}) for this config, got {tuple(pixels.shape)}")
+
+    def embed_template(
+        self, template_pixel_values: torch.Tensor, template_boxes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Template and foveal tokens ((B, tz², C), (B, fz², C)) to pass as `template_embeddings` on later frames.
+
+        Every layer mixes template and search tokens, so only this pre-encoder part can be reused; reusing it
+        gives bit-identical outputs.
+        """
+        self._check_pixels("template_pixel_values", template_pixel_values, self.config.template_size)
+        if template_boxes.ndim == 1:
+            template_boxes = template_boxes.expand(template_pixel_values.shape[0], 4)
+        validate_boxes(template_boxes, "template_boxes", template_pixel_values.shape[0])
+        return self.embeddings.embed_template(template_pixel_values, template_boxes)
 
     @merge_with_config_defaults
     @capture_outputs(tie_last_hidden_states=False)
     def forward(
         self,
-        template_pixel_values: torch.Tensor,
-        search_pixel_values: torch.Tensor,
-        template_boxes: torch.Tensor,
+        template_pixel_values: torch.Tensor | None = None,
+        search_pixel_values: torch.Tensor | None = None,
+        template_boxes: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        template_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         **kwargs,
     ) -> SimTrackOutput:
         r"""
@@ -304,14 +319,24 @@ class SimTrackModel(SimTrackPreTrainedModel):
         search_pixel_values (`(B, 3, S, S)`): normalised search crops.
         template_boxes (`(B, 4)`): target box in the template crop, normalised (x, y, w, h).
         labels (`(B, 4)`, *optional*): target box in the search crop, normalised (cx, cy, w, h).
+        template_embeddings (*optional*): `embed_template(template_pixel_values, template_boxes)` computed once,
+            instead of the template inputs (what a tracker does on every frame after the first).
         """
-        if template_boxes.ndim == 1:
-            template_boxes = template_boxes.expand(template_pixel_values.shape[0], 4)
-        self._check_inputs(template_pixel_values, search_pixel_values, template_boxes)
+        if search_pixel_values is None:
+            raise ValueError("search_pixel_values is required")
+        self._check_pixels("search_pixel_values", search_pixel_values, self.config.search_size)
+        if template_embeddings is None:
+            if template_pixel_values is None or template_boxes is None:
+                raise ValueError("give template_pixel_values and template_boxes, or template_embeddings")
+            template_embeddings = self.embed_template(template_pixel_values, template_boxes)
+        if template_embeddings[0].shape[0] != search_pixel_values.shape[0]:
+            raise ValueError(
+                f"batch sizes differ: template {template_embeddings[0].shape[0]} vs search {search_pixel_values.shape[0]}"
+            )
         if kwargs.get("output_attentions") and self.config._attn_implementation != "eager":
             raise ValueError("output_attentions needs eager attention: load with attn_implementation='eager'")
 
-        hidden = self.pre_layrnorm(self.embeddings(template_pixel_values, search_pixel_values, template_boxes))
+        hidden = self.pre_layrnorm(self.embeddings(search_pixel_values, template_embeddings))
         for layer in self.encoder.layers:
             hidden = layer(hidden, None, **kwargs)
         num_foveal = self.config.foveal_grid**2

@@ -61,7 +61,8 @@ class SimTrackTracker:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.dtype = torch_dtype or next(model.parameters()).dtype
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
-        self._template: dict[str, torch.Tensor] | None = None
+        self._template: tuple[torch.Tensor, torch.Tensor] | None = None  # template + foveal tokens
+        self._template_boxes: torch.Tensor | None = None
         self._boxes: np.ndarray | None = None
         self._image_size: tuple[int, int] | None = None
         self._frame_index = 0
@@ -93,10 +94,11 @@ class SimTrackTracker:
         """Start tracking the target(s) `boxes` ((4,) or (N, 4) `[x, y, w, h]` pixels) in `frame` (RGB)."""
         frame = to_rgb_uint8(frame)
         template = self.processor.preprocess(frame, boxes, crop="template")
-        self._template = {
-            "template_pixel_values": template["pixel_values"].to(self.device, self.dtype),
-            "template_boxes": template["template_boxes"].to(self.device, self.dtype),
-        }
+        self._template_boxes = template["template_boxes"].to(self.device, self.dtype)
+        with torch.inference_mode():  # template-only work, done once per target and reused exactly
+            self._template = self.model.embed_template(
+                template["pixel_values"].to(self.device, self.dtype), self._template_boxes
+            )
         self._boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
         self._image_size = frame.shape[:2]
         self._frame_index = 0
@@ -119,7 +121,7 @@ class SimTrackTracker:
         """Locate every target in the next RGB `frame`."""
         search = self._search(frame)
         outputs = self.model(
-            search_pixel_values=search["pixel_values"].to(self.device, self.dtype), **self._template
+            search_pixel_values=search["pixel_values"].to(self.device, self.dtype), template_embeddings=self._template
         )
         boxes = self.processor.post_process_box_predictions(
             outputs.pred_boxes.float(), self._boxes, search["resize_factors"], search["image_sizes"]
@@ -141,12 +143,12 @@ class SimTrackTracker:
         try:
             outputs = self.model(
                 search_pixel_values=search["pixel_values"].to(self.device, self.dtype),
+                template_embeddings=self._template,
                 output_attentions=True,
-                **self._template,
             )
         finally:
             self.model.set_attn_implementation(implementation)
-        relevance = 2 * self.model.embeddings.pos_fc_inputs(self._template["template_boxes"])[..., 0] - 1
+        relevance = 2 * self.model.embeddings.pos_fc_inputs(self._template_boxes)[..., 0] - 1
         maps = target_attention_maps([a.float() for a in outputs.attentions], relevance.float(), self.model.config)
         crops, _ = self.processor.crop_around_boxes(
             frame, self._boxes, self.processor.search_factor, self.processor.search_size
