@@ -1,0 +1,267 @@
+"""Hub export (simtrack_hf.hub, scripts/push_to_hub.py): cards, the upload folder, offline cache, remote code.
+
+Nothing here contacts the Hub: loading goes through a local cache with HF_HUB_OFFLINE, and the push is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import huggingface_hub
+import numpy as np
+import pytest
+import torch
+from conftest import fixture_config, tiny_config
+from huggingface_hub import ModelCard
+from safetensors.torch import save_file
+from transformers import CLIPVisionConfig, CLIPVisionModel, pipeline
+
+from simtrack_hf import (
+    SIMTRACK_VARIANTS, SimTrackConfig, SimTrackImageProcessor, SimTrackModel, SimTrackTracker, hub,
+)
+
+VARIANTS = sorted(SIMTRACK_VARIANTS)
+TINY_WIDTH = dict(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, head_hidden_size=16,
+    head_channels=16, pos_embed_hidden_size=16,
+)
+REPO = "org/sim-b16"
+BOX = [30, 20, 40, 30]
+
+
+def frames(count: int = 3) -> list[np.ndarray]:
+    base = np.random.default_rng(1).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    return [np.roll(base, 3 * i, axis=0) for i in range(count)]
+
+
+def saved_tiny_model(folder: Path, seed: int) -> SimTrackModel:
+    torch.manual_seed(seed)
+    model = SimTrackModel(tiny_config()).eval()
+    model.save_pretrained(folder)
+    SimTrackImageProcessor.from_model_config(model.config).save_pretrained(folder)
+    return model
+
+
+def boxes_of(model: SimTrackModel) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(**hub._seeded_inputs(model.config)).pred_boxes
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory) -> tuple[Path, SimTrackModel]:
+    """The CLI's dry-run folder for a tiny trained model (`--from-folder`)."""
+    root = tmp_path_factory.mktemp("hub")
+    model = saved_tiny_model(root / "trained", seed=0)
+    argv = ["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(root / "trained"),
+            "--allow-config-mismatch", "--weights-note", "Tiny test model.", "--dry-run", str(root / "upload")]
+    assert hub.main(argv) == 0
+    return root / "upload", model
+
+
+# ------------------------------------------------------------------------------------------------ cards
+def test_committed_cards_equal_generated():
+    for variant in VARIANTS:
+        committed = (hub.MODEL_CARDS_DIR / f"{variant}.md").read_text()
+        assert committed == hub.render_card(variant), f"run `python scripts/push_to_hub.py --write-cards` ({variant})"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_card_metadata_and_numbers(variant):
+    card = ModelCard(hub.render_card(variant, repo_id="me/x"))
+    meta = card.data.to_dict()
+    assert meta["license"] == "mit" and meta["pipeline_tag"] == "object-detection"
+    assert meta["library_name"] == "transformers" and meta["base_model"].startswith("openai/clip-vit-")
+    tags = {"visual-object-tracking", "single-object-tracking", "simtrack", "vision-transformer", "clip"}
+    assert tags <= set(meta["tags"])
+    assert meta["datasets"] == ["lasot", "got10k", "trackingnet", "coco"]
+    params = hub.count_parameters(SimTrackConfig.from_variant(variant))
+    assert f"{params / 1e6:.1f} M parameters" in card.text and "weights-source" in card.text
+    assert "2203.05328" in card.text and 'from_pretrained("me/x"' in card.text
+    expected = {"sim-b16": ["69.3", "54.8", "82.3", "70.6", "69.8"],
+                "sim-l14": ["70.5", "55.6", "83.4", "69.8", "71.2"]}
+    if variant in expected:
+        assert all(f" {v} |" in card.text for v in expected[variant])
+    else:
+        assert "Not available: no Sim-B/" in card.text
+
+
+def test_stored_flops_are_current_and_meta_equals_real():
+    data = hub.load_variant_data()
+    for variant in VARIANTS:
+        assert hub.measure_flops(SimTrackConfig.from_variant(variant)) == data["variants"][variant]["flops"], variant
+    config = tiny_config()
+    assert hub.measure_flops(config, device="meta") == hub.measure_flops(config, device="cpu")
+    assert hub.count_parameters(config) == sum(p.numel() for p in SimTrackModel(config).parameters())
+
+
+# ------------------------------------------------------------------------------------------- the folder
+def test_dry_run_writes_exactly_the_upload(dry_run):
+    folder, model = dry_run
+    assert {p.name for p in folder.iterdir()} == hub.UPLOAD_FILES
+    config = json.loads((folder / "config.json").read_text())
+    assert config["auto_map"] == {"AutoConfig": "configuration_simtrack.SimTrackConfig",
+                                  "AutoModel": "modeling_simtrack.SimTrackModel"}
+    processor = json.loads((folder / "preprocessor_config.json").read_text())
+    assert processor["auto_map"] == {"AutoImageProcessor": "image_processing_simtrack.SimTrackImageProcessor"}
+    for name in ("modeling_simtrack.py", "image_processing_simtrack.py"):  # relative imports only
+        assert not re.search(r"^\s*(from|import) simtrack_hf", (folder / name).read_text(), re.M)
+    card = (folder / "README.md").read_text()
+    assert "Trained with `simtrack_hf`" in card and "Tiny test model." in card and "weights-source" not in card
+    assert "differs from the Sim-B/16 preset" in card and f'from_pretrained("{REPO}"' in card
+    assert torch.equal(boxes_of(SimTrackModel.from_pretrained(folder)), boxes_of(model))
+
+
+def test_registration_is_scoped_to_the_export(dry_run, tmp_path):
+    for cls in hub.AUTO_CLASSES:
+        assert cls._auto_class is None and "_auto_class" not in cls.__dict__
+    SimTrackModel(tiny_config()).save_pretrained(tmp_path)
+    assert not list(tmp_path.glob("*.py")) and "auto_map" not in json.loads((tmp_path / "config.json").read_text())
+
+
+def test_cli_refuses_mismatch_and_non_empty_folder(dry_run, tmp_path):
+    saved_tiny_model(tmp_path / "trained", seed=0)
+    with pytest.raises(SystemExit, match="not a sim-b16 model"):
+        hub.main(["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(tmp_path / "trained"),
+                  "--dry-run", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+    model, processor, source = hub.load_weights("sim-b16", from_folder=tmp_path / "trained", allow_config_mismatch=True)
+    with pytest.raises(FileExistsError):
+        hub.export_for_hub(model, processor, "sim-b16", dry_run[0], source)
+
+
+def test_original_checkpoint_source(fixtures, tmp_path):
+    checkpoint = tmp_path / "sim-vit-b-16.pth"
+    torch.save(fixtures["tiny_b16"]["state_dict"], checkpoint)
+    model, processor, source = hub.load_weights("sim-b16", checkpoint=checkpoint, config=fixture_config("tiny_b16"))
+    assert source.kind == "original" and source.sha256 == hub.file_sha256(checkpoint)
+    hub.export_for_hub(model, processor, "sim-b16", tmp_path / "up", source)
+    assert f"sha256 `{source.sha256}`" in (tmp_path / "up" / "README.md").read_text()
+    with pytest.raises(ValueError, match="does not fit"):
+        hub.load_weights("sim-b16", checkpoint=checkpoint, config=fixture_config("tiny_b32"))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_round_trips(variant, tmp_path):
+    """CLIP-initialised dry run of each variant at tiny width (real patch/crop geometry); full-size config json."""
+    full = SimTrackConfig.from_variant(variant)
+    clip = CLIPVisionModel(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_attention_heads=2,
+                                            num_hidden_layers=3, patch_size=full.patch_size, image_size=224))
+    clip.save_pretrained(tmp_path / "clip")
+    model, processor, source = hub.load_weights(
+        variant, clip=tmp_path / "clip", config=SimTrackConfig.from_variant(variant, **TINY_WIDTH))
+    hub.export_for_hub(model, processor, variant, tmp_path / "up", source)  # includes the reload parity check
+    assert "**Untrained head.**" in (tmp_path / "up" / "README.md").read_text()
+    loaded = SimTrackConfig.from_pretrained(tmp_path / "up")
+    restored = SimTrackConfig(**{**loaded.to_dict(), **{k: getattr(full, k) for k in TINY_WIDTH}})
+    ignore = {"auto_map", "architectures", "dtype", "transformers_version", "_name_or_path"}
+    assert {k: v for k, v in restored.to_dict().items() if k not in ignore} == \
+        {k: v for k, v in full.to_dict().items() if k not in ignore}
+
+    with hub.remote_code_registration():
+        full.save_pretrained(tmp_path / "full")
+    assert json.loads((tmp_path / "full" / "config.json").read_text())["auto_map"]["AutoConfig"]
+    assert SimTrackConfig.from_pretrained(tmp_path / "full").to_diff_dict() == full.to_diff_dict() | {
+        "auto_map": {"AutoConfig": "configuration_simtrack.SimTrackConfig"}}
+
+
+# ---------------------------------------------------------------------------------------- offline loading
+def test_loads_from_offline_hub_cache(dry_run, tmp_path, monkeypatch):
+    folder, model = dry_run
+    cache = tmp_path / "cache"
+    main_hash = hub.add_to_hf_cache(folder, REPO, cache)
+    other = saved_tiny_model(tmp_path / "other", seed=1)
+    hub.main(["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(tmp_path / "other"),
+              "--allow-config-mismatch", "--dry-run", str(tmp_path / "other_up")])
+    other_hash = hub.add_to_hf_cache(tmp_path / "other_up", REPO, cache, refs=("v2",))
+    assert (cache / "models--org--sim-b16" / "refs" / "main").read_text() == main_hash
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+
+    expected = {None: model, main_hash: model, "v2": other, other_hash: other}
+    for revision, reference in expected.items():
+        kwargs = {} if revision is None else {"revision": revision}
+        assert torch.equal(boxes_of(SimTrackModel.from_pretrained(REPO, **kwargs)), boxes_of(reference)), revision
+        assert SimTrackImageProcessor.from_pretrained(REPO, **kwargs).search_size == 128
+        tracker = SimTrackTracker.from_pretrained(REPO, **kwargs)
+        track = [r.boxes[0] for r in tracker.track_video(frames(), BOX)]
+        out = pipeline("visual-object-tracking", model=REPO, device="cpu", **kwargs)(frames(), box=BOX)
+        np.testing.assert_allclose([o["box"] for o in out], track)
+    with pytest.raises(OSError):
+        SimTrackModel.from_pretrained("org/not-cached")
+
+
+REMOTE_SCRIPT = """
+import json, sys
+sys.modules["simtrack_hf"] = None  # the package must not be importable
+import numpy as np, torch
+from safetensors.torch import load_file
+from transformers import AutoConfig, AutoImageProcessor, AutoModel
+
+folder, data = sys.argv[1], sys.argv[2]
+config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+inputs = load_file(data + "/inputs.safetensors")
+with torch.inference_mode():
+    seeded = model(**inputs).pred_boxes.tolist()
+first_frame, next_frame = np.load(data + "/first.npy"), np.load(data + "/next.npy")
+x, y, w, h = BOX
+with torch.inference_mode():
+    exec(SNIPPET)
+assert type(processor).__module__.startswith("transformers_modules")
+print(json.dumps({"seeded": seeded, "card": box.tolist()}))
+"""
+
+
+def test_trust_remote_code_without_the_package(dry_run, tmp_path):
+    folder, model = dry_run
+    inputs = hub._seeded_inputs(model.config)
+    save_file(inputs, tmp_path / "inputs.safetensors")
+    first, nxt = frames(2)
+    np.save(tmp_path / "first.npy", first)
+    np.save(tmp_path / "next.npy", nxt)
+    card = (folder / "README.md").read_text()
+    snippet = re.findall(r"```python\n(.*?)```", card, re.S)[-1].replace(f'"{REPO}"', "folder")
+    script = REMOTE_SCRIPT.replace("BOX", repr(BOX)).replace("SNIPPET", repr(snippet))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script), str(folder), str(tmp_path)],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(remote["seeded"], boxes_of(model).numpy(), atol=1e-6)
+    tracker = SimTrackTracker(model)
+    tracker.init(first, BOX)
+    np.testing.assert_allclose(remote["card"], tracker.track(nxt).boxes, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------- push
+def test_push_uses_create_repo_and_upload_folder(dry_run, monkeypatch, tmp_path):
+    calls = []
+
+    class FakeApi:
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs))
+
+        def create_branch(self, repo_id, **kwargs):
+            calls.append(("create_branch", repo_id, kwargs))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs["repo_id"], kwargs))
+            assert {p.name for p in Path(kwargs["folder_path"]).iterdir()} == hub.UPLOAD_FILES
+            return "https://example.invalid/commit/1"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    saved_tiny_model(tmp_path / "trained", seed=0)
+    argv = ["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(tmp_path / "trained"),
+            "--allow-config-mismatch", "--private", "--branch", "v2", "--commit-message", "first"]
+    assert hub.main(argv) == 0
+    assert [c[0] for c in calls] == ["create_repo", "create_branch", "upload_folder"]
+    assert calls[0][2]["private"] is True and calls[1][2]["branch"] == "v2"
+    assert calls[2][2]["revision"] == "v2" and calls[2][2]["commit_message"] == "first"
