@@ -147,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2026, help="seed of the clip (the demo model never saw it)")
     p.add_argument("--device", default=None)
     p.set_defaults(func=demo)
+
+    from .evaluation.runner import add_evaluate_arguments, run_evaluate
+
+    p = commands.add_parser("evaluate", help="one-pass evaluation on a benchmark: results, table and plots")
+    add_evaluate_arguments(p)
+    p.set_defaults(func=run_evaluate)
     return parser
 
 

@@ -8,7 +8,8 @@ as the paper. Frames are RGB (see `simtrack_hf.video` for readers that convert O
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,19 +117,9 @@ class SimTrackTracker:
             )
         return self.processor.preprocess(frame, self._boxes, crop="search")
 
-    @torch.inference_mode()
     def track(self, frame: Any) -> TrackingResult:
         """Locate every target in the next RGB `frame`."""
-        search = self._search(frame)
-        outputs = self.model(
-            search_pixel_values=search["pixel_values"].to(self.device, self.dtype), template_embeddings=self._template
-        )
-        boxes = self.processor.post_process_box_predictions(
-            outputs.pred_boxes.float(), self._boxes, search["resize_factors"], search["image_sizes"]
-        )
-        self._boxes = boxes.numpy()
-        self._frame_index += 1
-        return TrackingResult(self._frame_index, self.boxes, outputs.scores.float().cpu().numpy())
+        return track_many([self], [frame])[0]
 
     @torch.inference_mode()
     def attention_maps(self, frame: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -170,4 +161,41 @@ class SimTrackTracker:
                 yield self.track(frame)
 
 
-__all__ = ["SimTrackTracker", "TrackingResult"]
+@torch.inference_mode()
+def track_many(
+    trackers: Sequence[SimTrackTracker], frames: Sequence[Any], pool: ThreadPoolExecutor | None = None
+) -> list[TrackingResult]:
+    """Advance trackers that share one model by one frame each, in ONE forward (all their targets are rows).
+
+    `frames[i]` is tracker i's next RGB frame (each tracker may follow its own video: this is how an evaluation
+    batches several sequences). Search crops are made in `pool` threads when given.
+    """
+    if len(trackers) != len(frames) or not trackers:
+        raise ValueError(f"need one frame per tracker, got {len(frames)} frames for {len(trackers)} trackers")
+    first = trackers[0]
+    if any(t.model is not first.model for t in trackers):
+        raise ValueError("track_many needs trackers that share one model")
+    searches = list((pool.map if pool else map)(lambda tf: tf[0]._search(tf[1]), zip(trackers, frames)))
+    template = tuple(torch.cat(parts) for parts in zip(*(t._template for t in trackers)))
+    outputs = first.model(
+        search_pixel_values=torch.cat([s["pixel_values"] for s in searches]).to(first.device, first.dtype),
+        template_embeddings=template,
+    )
+    boxes = first.processor.post_process_box_predictions(
+        outputs.pred_boxes.float(),
+        np.concatenate([t._boxes for t in trackers]),
+        torch.cat([s["resize_factors"] for s in searches]),
+        torch.cat([s["image_sizes"] for s in searches]),
+    ).numpy()
+    scores = outputs.scores.float().cpu().numpy()
+    results, start = [], 0
+    for tracker in trackers:
+        stop = start + len(tracker._boxes)
+        tracker._boxes = boxes[start:stop]
+        tracker._frame_index += 1
+        results.append(TrackingResult(tracker._frame_index, tracker.boxes, scores[start:stop]))
+        start = stop
+    return results
+
+
+__all__ = ["SimTrackTracker", "TrackingResult", "track_many"]

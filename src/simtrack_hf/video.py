@@ -84,7 +84,7 @@ def list_image_files(folder: PathLike) -> list[Path]:
     return sorted(files, key=lambda p: natural_sort_key(p.name))
 
 
-def _read_image(path: Path) -> np.ndarray:
+def read_image(path: Path) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)  # fromfile + imdecode handles non-ASCII paths
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
@@ -194,7 +194,7 @@ class VideoReader:
     def _raw_frames(self) -> Iterator[Any]:
         if self._kind == "folder":
             for path in self._files:
-                yield _read_image(path)
+                yield read_image(path)
         elif self._kind == "iterable":
             yield from self.source
         else:
