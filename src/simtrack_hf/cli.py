@@ -148,11 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.set_defaults(func=demo)
 
+    from .benchmark import add_benchmark_arguments, run_benchmark_command
     from .evaluation.runner import add_evaluate_arguments, run_evaluate
+    from .onnx_export import add_export_arguments, run_export_command
 
     p = commands.add_parser("evaluate", help="one-pass evaluation on a benchmark: results, table and plots")
     add_evaluate_arguments(p)
     p.set_defaults(func=run_evaluate)
+
+    p = commands.add_parser("benchmark", help="speed, FLOPs and memory per variant and backend (markdown table)")
+    add_benchmark_arguments(p)
+    p.set_defaults(func=run_benchmark_command)
+
+    p = commands.add_parser("export-onnx", help="export the per-frame step to ONNX and check it against PyTorch")
+    add_export_arguments(p)
+    p.set_defaults(func=run_export_command)
     return parser
 
 

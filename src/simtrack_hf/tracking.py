@@ -16,10 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from typing import TYPE_CHECKING
+
 from .image_processing_simtrack import SimTrackImageProcessor
 from .modeling_simtrack import SimTrackModel
 from .video import open_frames, to_rgb_uint8
 from .visualization import target_attention_maps
+
+if TYPE_CHECKING:
+    from .onnx_export import OnnxSimTrackRunner
 
 
 @dataclass
@@ -47,11 +52,12 @@ class SimTrackTracker:
 
     def __init__(
         self,
-        model: SimTrackModel,
+        model: SimTrackModel | OnnxSimTrackRunner,
         processor: SimTrackImageProcessor | None = None,
         device: str | torch.device | None = None,
         torch_dtype: torch.dtype | None = None,
     ) -> None:
+        """`model` is a `SimTrackModel` or an ONNX Runtime runner of an exported step (CPU float32 then)."""
         self.processor = processor or SimTrackImageProcessor.from_model_config(model.config)
         for name in ("template_size", "search_size"):
             if getattr(self.processor, name) != getattr(model.config, name):
@@ -59,9 +65,12 @@ class SimTrackTracker:
                     f"processor {name}={getattr(self.processor, name)} does not match the model's "
                     f"{getattr(model.config, name)}"
                 )
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
-        self.dtype = torch_dtype or next(model.parameters()).dtype
-        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        if isinstance(model, torch.nn.Module):
+            self.device = torch.device(device) if device is not None else next(model.parameters()).device
+            self.dtype = torch_dtype or next(model.parameters()).dtype
+            self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        else:  # OnnxSimTrackRunner: takes and returns CPU float32 tensors
+            self.device, self.dtype, self.model = torch.device("cpu"), torch.float32, model
         self._template: tuple[torch.Tensor, torch.Tensor] | None = None  # template + foveal tokens
         self._template_boxes: torch.Tensor | None = None
         self._boxes: np.ndarray | None = None
@@ -74,9 +83,24 @@ class SimTrackTracker:
         path_or_repo: str | os.PathLike,
         device: str | torch.device | None = None,
         torch_dtype: torch.dtype | None = None,
+        backend: str = "torch",
         **kwargs: Any,
     ) -> "SimTrackTracker":
-        """Model and processor from a `save_pretrained` folder or Hub repo (kwargs go to both loaders)."""
+        """Model and processor from a `save_pretrained` folder or Hub repo (kwargs go to both loaders).
+
+        `backend="onnxruntime"` runs a folder written by `simtrack export-onnx` (`model.onnx` + configs).
+        """
+        if backend == "onnxruntime":
+            from .onnx_export import OnnxSimTrackRunner
+
+            folder = path_or_repo
+            if not os.path.isdir(folder):
+                from huggingface_hub import snapshot_download
+
+                folder = snapshot_download(str(path_or_repo), allow_patterns=["model.onnx*", "*.json"], **kwargs)
+            return cls(OnnxSimTrackRunner(folder), SimTrackImageProcessor.from_pretrained(folder))
+        if backend != "torch":
+            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
         model = SimTrackModel.from_pretrained(path_or_repo, **kwargs)
         try:
             processor = SimTrackImageProcessor.from_pretrained(path_or_repo, **kwargs)
@@ -128,6 +152,8 @@ class SimTrackTracker:
         Returns maps (N, layers, sz, sz) in [0, 1] and the search crops (N, S, S, 3) uint8 RGB they cover;
         see `simtrack_hf.visualization`. Runs one extra forward with eager attention.
         """
+        if not isinstance(self.model, torch.nn.Module):
+            raise NotImplementedError("attention_maps needs the PyTorch model (backend='torch')")
         search = self._search(frame)
         implementation = self.model.config._attn_implementation
         self.model.set_attn_implementation("eager")

@@ -1,0 +1,99 @@
+"""Speed benchmark harness: FLOP counting, table and JSON on a tiny config (timings are not asserted)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+
+import cv2
+import pytest
+import torch
+from conftest import tiny_config
+
+from simtrack_hf import SIMTRACK_VARIANTS, SimTrackConfig, SimTrackModel
+from simtrack_hf.benchmark import (
+    COLUMNS,
+    add_benchmark_arguments,
+    analytic_flops,
+    count_flops,
+    matmul_gflops,
+    run_benchmark,
+    run_benchmark_command,
+)
+
+HAS_ORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
+
+
+@pytest.fixture
+def restore_threads():
+    torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    yield
+    torch.set_num_threads(torch_threads)
+    cv2.setNumThreads(cv2_threads)
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_flop_counter_matches_analytic_count(batch, attention):
+    config = tiny_config()
+    model = SimTrackModel(config).eval()
+    model.set_attn_implementation(attention)
+    expected = analytic_flops(config, batch)
+    assert abs(count_flops(config, batch, model=model) - expected) <= 0.02 * expected  # real forward
+    assert abs(count_flops(config, batch) - expected) <= 0.02 * expected  # meta-device forward
+
+
+@pytest.mark.parametrize("variant", list(SIMTRACK_VARIANTS))
+def test_full_size_flops_on_meta(variant):
+    config = SimTrackConfig.from_variant(variant)
+    counted = count_flops(config)
+    assert abs(counted - analytic_flops(config)) <= 0.02 * counted
+    assert 10e9 < counted < 300e9
+
+
+def test_harness_table_and_json(tmp_path, capsys, restore_threads):
+    config_file = tmp_path / "tiny.json"
+    tiny_config().to_json_file(str(config_file))
+    backends = ["eager", "sdpa"] + (["onnxruntime"] if HAS_ORT else [])
+    args = add_benchmark_arguments(argparse.ArgumentParser()).parse_args([
+        "--variants", str(config_file), "--backends", ",".join(backends), "--frames", "2", "--warmup", "1",
+        "--batch", "2", "--threads", "1", "--json", str(tmp_path / "out.json"),
+    ])
+    run_benchmark_command(args)
+    lines = capsys.readouterr().out.strip().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| variant"))
+    assert [c.strip() for c in lines[header].strip("|").split("|")] == list(COLUMNS)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[header + 2:] if line.startswith("|")]
+    assert [row[1] for row in rows] == backends and all(len(row) == len(COLUMNS) for row in rows)
+    assert "AMD" in lines[0] or "Machine:" in lines[0]
+
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["machine"]["threads"] == 1 and result["machine"]["torch"] == torch.__version__
+    for row in result["rows"]:
+        assert row["variant"] == "tiny" and row["batch"] == 2 and row["frames"] == 2
+        assert row["flops_per_frame"] == analytic_flops(tiny_config(), 2)
+        for key in ("model_ms_p50", "model_ms_p90", "tracker_ms_p50", "achieved_gflops", "matmul_gflops",
+                    "peak_mib"):
+            assert row[key] > 0
+        assert row["model_ms_p90"] >= row["model_ms_p50"]
+
+
+def test_json_to_stdout_and_unavailable_backend(tmp_path, capsys, restore_threads):
+    config_file = tmp_path / "tiny.json"
+    tiny_config().to_json_file(str(config_file))
+    args = add_benchmark_arguments(argparse.ArgumentParser()).parse_args([
+        "--variants", str(config_file), "--backends", "sdpa,cuda-fp16", "--frames", "1", "--warmup", "0",
+        "--threads", "1", "--json",
+    ])
+    run_benchmark_command(args)
+    result = json.loads(capsys.readouterr().out)  # only JSON on stdout
+    gpu = torch.cuda.is_available()
+    assert [r["backend"] for r in result["rows"]] == ["sdpa"] + (["cuda-fp16"] if gpu else [])
+    assert gpu or result["skipped"] == [{"variant": "tiny", "backend": "cuda-fp16", "reason": "not available here"}]
+    with pytest.raises(ValueError, match="unknown backend"):
+        run_benchmark([tiny_config()], ["tensorrt"])
+
+
+def test_matmul_reference_is_positive():
+    assert matmul_gflops(64, 32, 64, torch.device("cpu"), torch.float32, repeats=2) > 0

@@ -1,0 +1,115 @@
+"""ONNX export of the per-frame step: files, dynamic batch, parity with PyTorch, runner as a model stand-in."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_config
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxscript")
+pytest.importorskip("onnxruntime")
+
+from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker  # noqa: E402
+from simtrack_hf.benchmark import synthetic_frame, target_boxes  # noqa: E402
+from simtrack_hf.onnx_export import (  # noqa: E402
+    OnnxSimTrackRunner,
+    add_export_arguments,
+    example_inputs,
+    onnx_parity,
+    run_export_command,
+)
+
+
+def informative_model(seed: int = 0) -> SimTrackModel:
+    """Tiny model with He-scaled random weights: its boxes and scores vary with the input (the default
+    initialisation gives near-uniform heatmaps, which would make a parity test vacuous)."""
+    torch.manual_seed(seed)
+    model = SimTrackModel(tiny_config()).eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.ndim >= 2:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * (2 / parameter[0].numel()) ** 0.5)
+    return model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """(model, export folder, printed report), exported through the `simtrack export-onnx` functions."""
+    root = tmp_path_factory.mktemp("onnx")
+    model = informative_model()
+    model.save_pretrained(root / "model")
+    SimTrackImageProcessor.from_model_config(model.config).save_pretrained(root / "model")
+    args = add_export_arguments(argparse.ArgumentParser()).parse_args(
+        ["--model", str(root / "model"), "--output", str(root / "export")]
+    )
+    run_export_command(args)
+    return model, root / "export"
+
+
+def test_export_folder_and_dynamic_batch(exported):
+    model, folder = exported
+    assert {p.name for p in folder.iterdir()} >= {
+        "model.onnx", "model.onnx.data", "config.json", "preprocessor_config.json"
+    }
+    assert json.loads((folder / "config.json").read_text())["hidden_size"] == model.config.hidden_size
+    runner = OnnxSimTrackRunner(folder)
+    assert runner.config.search_size == model.config.search_size
+    inputs = {i.name: i.shape for i in runner.session.get_inputs()}
+    assert list(inputs) == ["template_pixel_values", "search_pixel_values", "template_boxes"]
+    assert all(isinstance(shape[0], str) for shape in inputs.values())  # symbolic batch
+    assert [o.name for o in runner.session.get_outputs()] == ["pred_boxes", "scores"]
+
+
+def test_parity_batch_1_and_3(exported):
+    model, folder = exported
+    parity = onnx_parity(OnnxSimTrackRunner(folder), model, batch_sizes=(1, 3, 5))
+    for diffs in parity.values():
+        assert diffs["pred_boxes"] < 1e-4 and diffs["scores"] < 1e-4
+
+
+def test_runner_matches_model(exported):
+    model, folder = exported
+    runner = OnnxSimTrackRunner(folder, num_threads=1)
+    inputs = example_inputs(model.config, 3, seed=7)
+    with torch.inference_mode():
+        expected = model(**inputs)
+    assert expected.pred_boxes.std(0).max() > 1e-3  # rows differ: the comparison is not vacuous
+    for outputs in (runner(**inputs), runner(search_pixel_values=inputs["search_pixel_values"],
+                                             template_embeddings=runner.embed_template(
+                                                 inputs["template_pixel_values"], inputs["template_boxes"]))):
+        assert isinstance(outputs.pred_boxes, torch.Tensor) and outputs.pred_boxes.shape == (3, 4)
+        assert outputs.scores.shape == (3,)
+        torch.testing.assert_close(outputs.pred_boxes, expected.pred_boxes, atol=1e-4, rtol=0)
+        torch.testing.assert_close(outputs.scores, expected.scores, atol=1e-4, rtol=0)
+
+
+def test_onnxruntime_tracker_backend_matches_torch_tracker(exported):
+    model, folder = exported
+    processor = SimTrackImageProcessor.from_model_config(model.config)
+    onnx_tracker = SimTrackTracker.from_pretrained(folder, backend="onnxruntime")
+    torch_tracker = SimTrackTracker(model, processor)
+    assert isinstance(onnx_tracker.model, OnnxSimTrackRunner)
+    first, boxes = synthetic_frame(240, 320), target_boxes(2, 240, 320)
+    onnx_tracker.init(first, boxes)
+    torch_tracker.init(first, boxes)
+    for shift in (3, 6, 9):
+        frame = np.roll(first, shift, axis=1)
+        expected = torch_tracker.track(frame)
+        result = onnx_tracker.track(frame)
+        np.testing.assert_allclose(result.boxes, expected.boxes, atol=1e-2)
+        np.testing.assert_allclose(result.scores, expected.scores, atol=1e-4)
+    with pytest.raises(NotImplementedError, match="backend='torch'"):
+        onnx_tracker.attention_maps(first)
+    with pytest.raises(ValueError, match="backend must be"):
+        SimTrackTracker.from_pretrained(folder, backend="tensorrt")
+
+
+def test_missing_model_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="export-onnx"):
+        OnnxSimTrackRunner(tmp_path)
