@@ -219,16 +219,16 @@ def simtrack_loss(pred_boxes: torch.Tensor, labels: torch.Tensor, config: SimTra
     pred = box_cxcywh_to_xyxy(pred_boxes)
     target = box_cxcywh_to_xyxy(labels).clamp(0.0, 1.0)
     valid = (pred[:, 2:] >= pred[:, :2]).all(-1)
-    giou, iou = generalized_box_iou(pred, target)
+    giou, iou = generalized_box_iou(pred[valid], target[valid])  # degenerate rows never enter (no NaN grads)
     count = valid.sum().clamp(min=1)
-    giou_loss = ((1 - giou) * valid).sum() / count
+    giou_loss = (1 - giou).sum() / count
     l1_loss = F.l1_loss(pred, target)
     loss = config.giou_loss_weight * giou_loss + config.l1_loss_weight * l1_loss
     return {
         "loss": loss,
         "giou_loss": giou_loss.detach(),
         "l1_loss": l1_loss.detach(),
-        "mean_iou": ((iou * valid).sum() / count).detach(),
+        "mean_iou": (iou.sum() / count).detach(),
         "num_degenerate": (~valid).sum(),
     }
 
