@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .pairs import TrackingPairDataset, collate_pairs
 from .synthetic import SyntheticSequence, cover_level, make_sequence, render_sequence, write_got10k_dataset
 
 _SOURCES_NAMES = (
@@ -32,6 +33,8 @@ _SOURCES_NAMES = (
 
 __all__ = [
     "SyntheticSequence",
+    "TrackingPairDataset",
+    "collate_pairs",
     "cover_level",
     "make_sequence",
     "render_sequence",

@@ -1,0 +1,220 @@
+"""Training recipe: optimiser groups, step schedule, logged metrics, init_from detection, resume and 2-process DDP."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import fixture_config, tiny_config
+from simtrack_hf import SimTrackImageProcessor
+from simtrack_hf.convert_simtrack import convert_original_state_dict
+from simtrack_hf.modeling_simtrack import SimTrackModel
+from simtrack_hf.training import (
+    SimTrackTrainer,
+    SimTrackTrainingArguments,
+    build_config,
+    init_model,
+    plan_training,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN_SCRIPT = REPO / "scripts" / "train.py"
+# tiny synthetic data + tiny model; every run shares one synthetic dataset folder
+TINY_FLAGS = ["--variant", "tiny", "--samples_per_epoch", "16", "--synthetic_sequences", "3",
+              "--synthetic_frames", "24", "--per_device_train_batch_size", "2", "--disable_tqdm", "true",
+              "--report_to", "none", "--use_cpu", "true", "--dataloader_pin_memory", "false"]
+
+
+def load_train_script():
+    spec = importlib.util.spec_from_file_location("simtrack_train_script", TRAIN_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def synthetic_dir(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("train_data") / "synthetic")
+
+
+def make_trainer(tmp_path, **kwargs) -> SimTrackTrainer:
+    args = SimTrackTrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, **kwargs)
+    return SimTrackTrainer(model=SimTrackModel(tiny_config()), args=args)
+
+
+def test_optimizer_param_groups(tmp_path):
+    trainer = make_trainer(tmp_path)
+    optimizer = trainer.create_optimizer()
+    assert isinstance(optimizer, torch.optim.AdamW)
+    groups = {g["name"]: g for g in optimizer.param_groups}
+    assert {name: g["lr"] for name, g in groups.items()} == pytest.approx(
+        {"head": 1e-4, "pos_fc": 1e-4, "backbone": 1e-5})
+    assert all(g["weight_decay"] == 1e-4 for g in groups.values())  # on every parameter, norms and biases too
+    names = {id(p): n for n, p in trainer.model.named_parameters()}
+    members = {name: {names[id(p)] for p in g["params"]} for name, g in groups.items()}
+    assert sum(len(m) for m in members.values()) == len(names)  # a partition of all parameters
+    assert all(n.startswith(("bottleneck.", "box_head.")) for n in members["head"])
+    assert "bottleneck.weight" in members["head"] and "box_head.conv5_tl.weight" in members["head"]
+    assert members["pos_fc"] == {n for n in names.values() if n.startswith("embeddings.pos_fc.")}
+    for name in ("embeddings.patch_embedding.weight", "embeddings.class_embedding",
+                 "embeddings.position_embedding.weight", "encoder.layers.0.self_attn.q_proj.weight",
+                 "pre_layrnorm.bias"):
+        assert name in members["backbone"]
+
+
+def test_step_decay_at_80_percent(tmp_path):
+    trainer = make_trainer(tmp_path, learning_rate=2e-4)
+    trainer.create_optimizer()
+    scheduler = trainer.create_scheduler(num_training_steps=10)
+    lrs = []
+    for _ in range(10):
+        lrs.append([g["lr"] for g in trainer.optimizer.param_groups])
+        trainer.optimizer.step()
+        scheduler.step()
+    assert lrs[:8] == [pytest.approx([2e-4, 2e-4, 2e-5])] * 8
+    assert lrs[8:] == [pytest.approx([2e-5, 2e-5, 2e-6])] * 2
+    assert trainer.args.max_grad_norm == 0.1 and not trainer.args.remove_unused_columns
+    assert not trainer.args.average_tokens_across_devices and trainer.args.ddp_find_unused_parameters is False
+
+
+def test_plan_training_virtual_length(tmp_path):
+    args = SimTrackTrainingArguments(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4,
+                                     num_train_epochs=3)
+    assert plan_training(args, samples_per_epoch=10) == (8, 4) and args.max_steps == 8
+    args.max_steps = 5
+    assert plan_training(args, samples_per_epoch=100) == (5, 1)
+
+
+def test_build_config_and_init_from(tmp_path, fixtures):
+    assert build_config("tiny").hidden_size == 32
+    assert build_config("sim-b16", '{"num_hidden_layers": 2}').num_hidden_layers == 2
+    # SimTrack save_pretrained folder
+    model = SimTrackModel(tiny_config())
+    model.save_pretrained(tmp_path / "simtrack")
+    loaded = init_model(tmp_path / "simtrack", build_config("sim-b16"))  # the folder's own config wins
+    assert loaded.config.hidden_size == 32
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    # original checkpoint file
+    config = fixture_config("tiny_b16")
+    torch.save({"net": fixtures["tiny_b16"]["state_dict"]}, tmp_path / "original.pth.tar")
+    converted = convert_original_state_dict(fixtures["tiny_b16"]["state_dict"], config)
+    state = init_model(tmp_path / "original.pth.tar", config).state_dict()
+    assert all(torch.equal(state[k], v) for k, v in converted.items())
+    # CLIP vision folder
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    clip = CLIPVisionModel(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                            num_attention_heads=2, image_size=128, patch_size=16))
+    clip.save_pretrained(tmp_path / "clip")
+    from_clip = init_model(tmp_path / "clip", build_config("tiny"))
+    assert torch.equal(from_clip.embeddings.patch_embedding.weight, clip.embeddings.patch_embedding.weight)
+    with pytest.raises(ValueError):
+        init_model(tmp_path / "missing", build_config("tiny"))
+
+
+def test_train_script_logs_metrics_and_saves_processor(tmp_path, synthetic_dir):
+    train = load_train_script()
+    out = tmp_path / "run"
+    trainer = train.main([*TINY_FLAGS, "--synthetic-dir", synthetic_dir, "--output-dir", str(out),
+                          "--max-steps", "2", "--logging-steps", "1", "--save-steps", "2"])
+    logs = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(logs) == 2
+    assert all({"l1_loss", "giou_loss", "mean_iou", "data_epoch"} <= set(entry) for entry in logs)
+    for folder in (out, out / "checkpoint-2"):
+        assert (folder / "model.safetensors").is_file()
+        processor = SimTrackImageProcessor.from_pretrained(folder)
+        assert (processor.template_size, processor.search_size) == (64, 128)
+    assert SimTrackModel.from_pretrained(out).config.hidden_size == 32
+    # --data with ratios (dash spelling), on the synthetic GOT-10k folder the run above wrote
+    sim, args = train.parse_args([*TINY_FLAGS, "--data", f"got10k:{synthetic_dir},got10k:{synthetic_dir}:3",
+                                  "--output-dir", str(tmp_path / "data_run"), "--max-steps", "1",
+                                  "--manifest-cache-dir", str(tmp_path / "cache")])
+    dataset = train.build_dataset(sim, args, processor)
+    assert dataset.probabilities.tolist() == [0.25, 0.75] and len(dataset) == 16
+
+
+@pytest.mark.slow
+def test_resume_matches_uninterrupted_run(tmp_path, synthetic_dir):
+    train = load_train_script()
+    common = [*TINY_FLAGS, "--synthetic_dir", synthetic_dir, "--max_steps", "4", "--save_steps", "2",
+              "--logging_steps", "2"]
+    train.main([*common, "--output_dir", str(tmp_path / "full")])
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(tmp_path / "full" / "checkpoint-2", resumed / "checkpoint-2")
+    train.main([*common, "--output_dir", str(resumed), "--resume_from_checkpoint", "last"])
+    full = load_file(tmp_path / "full" / "model.safetensors")
+    again = load_file(resumed / "model.safetensors")
+    assert full.keys() == again.keys()
+    middle = load_file(resumed / "checkpoint-2" / "model.safetensors")
+    assert any(not torch.equal(full[k], middle[k]) for k in full)  # the resumed run did train
+    for key in full:
+        torch.testing.assert_close(again[key], full[key], rtol=1e-6, atol=1e-7, msg=key)
+
+
+DDP_SCRIPT = """
+import hashlib, json, os, sys
+import torch
+sys.path.insert(0, {scripts!r})
+import train
+from simtrack_hf.data import TrackingPairDataset
+
+seen = []
+draw = TrackingPairDataset.__getitem__
+def recording_getitem(self, index):
+    item = draw(self, index)
+    seen.append([int(index), hashlib.sha1(item["search_pixel_values"].numpy().tobytes()).hexdigest()])
+    return item
+TrackingPairDataset.__getitem__ = recording_getitem
+
+trainer = train.main(sys.argv[1:])
+rank = trainer.args.process_index
+model = trainer.accelerator.unwrap_model(trainer.model)
+torch.save({{k: v.detach().clone() for k, v in model.named_parameters()}}, os.path.join({out!r}, f"params{{rank}}.pt"))
+with open(os.path.join({out!r}, f"rank{{rank}}.json"), "w") as f:
+    json.dump({{"world_size": trainer.args.world_size, "steps": trainer.state.global_step, "seen": seen}}, f)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_process_cpu_training_with_accelerate_launch(tmp_path, synthetic_dir):
+    launcher = Path(sys.executable).parent / "accelerate"
+    script = tmp_path / "ddp_train.py"
+    script.write_text(textwrap.dedent(DDP_SCRIPT.format(scripts=str(REPO / "scripts"), out=str(tmp_path))))
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo",
+           "PYTHONPATH": str(REPO / "src")}
+    cmd = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()), str(script),
+           *TINY_FLAGS, "--synthetic_dir", synthetic_dir, "--output_dir", str(tmp_path / "run"), "--max_steps", "3",
+           "--save_strategy", "no", "--logging_steps", "1"]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    indices = [{i for i, _ in r["seen"]} for r in ranks]
+    hashes = [{h for _, h in r["seen"]} for r in ranks]
+    assert len(indices[0]) >= 6 and not indices[0] & indices[1]  # the sampler split the indices...
+    assert not hashes[0] & hashes[1]  # ...so the ranks drew different pairs
+    assert [r["steps"] for r in ranks] == [3, 3]
+    p0, p1 = (torch.load(tmp_path / f"params{r}.pt") for r in (0, 1))
+    assert p0.keys() == p1.keys() and len(p0) > 10
+    for key in p0:
+        assert torch.equal(p0[key], p1[key]), key  # DDP kept the replicas identical
