@@ -14,5 +14,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+demo: install
+	HF_HUB_OFFLINE=1 $(VENV)/bin/simtrack demo --output-dir outputs
+
 test: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q

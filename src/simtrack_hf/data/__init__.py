@@ -1,7 +1,7 @@
-"""Training data: synthetic tracking videos and ``datasets``-backed sequence manifests.
+"""Training data: synthetic tracking videos, ``datasets``-backed sequence manifests and template/search pairs.
 
-``synthetic`` needs only numpy and OpenCV; ``sources`` (manifests) needs the optional
-``datasets`` package and is imported lazily on first use of one of its names.
+``sources`` (manifests) needs the optional ``datasets`` package and is imported lazily on first use of one
+of its names; ``synthetic`` and ``pairs`` need only the core dependencies.
 """
 
 from __future__ import annotations
