@@ -159,6 +159,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def test_run_evaluate_renders_a_missing_synthetic_benchmark(model_dir, tmp_path, capsys):
+    root = tmp_path / "synthetic_test"
+    args = parse(["--dataset-format", "synthetic", "--root", str(root), "--model", str(model_dir),
+                  "--synthetic-sequences", "2", "--synthetic-frames", "5", "--results-dir", str(tmp_path / "out"),
+                  "--baseline", "static", "--device", "cpu", "--no-progress"])
+    run_evaluate(args)
+    printed = capsys.readouterr().out
+    assert "rendered 2 held-out synthetic clips" in printed and "| simtrack | 2 |" in printed
+    assert len(read_synthetic(root)) == 2 and (tmp_path / "out" / "success_plot.png").exists()
+
+
 def test_run_evaluate_end_to_end(model_dir, bench_root, tmp_path, capsys):
     original = tmp_path / "original"
     for seq in read_synthetic(bench_root):

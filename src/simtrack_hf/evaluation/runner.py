@@ -357,6 +357,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, help="benchmark folder (see simtrack_hf.evaluation.benchmarks)")
     parser.add_argument("--split", default="val", choices=["val", "test"],
                         help="GOT-10k split (default val); test writes a submission instead of scores")
+    parser.add_argument("--synthetic-sequences", type=int, default=12, metavar="N",
+                        help="synthetic format only: when --root does not exist, render N held-out clips there")
+    parser.add_argument("--synthetic-frames", type=int, default=120, metavar="N", help="frames per generated clip")
     parser.add_argument("--model", default=None, help="save_pretrained folder or Hub repo (default: demo model)")
     parser.add_argument("--name", default="simtrack", help="name of the model's results (folder and table row)")
     parser.add_argument("--no-model", action="store_true", help="do not run the model: score --compare/--baseline")
@@ -384,6 +387,13 @@ def run_evaluate(args: argparse.Namespace) -> None:
     if args.max_sequences is not None and args.max_sequences < 1:
         raise ValueError(f"--max-sequences must be >= 1, got {args.max_sequences}")
     benchmark = f"got10k_{args.split}" if args.dataset_format == "got10k" else args.dataset_format
+    root = Path(args.root)
+    if benchmark == "synthetic" and not root.exists():
+        from ..data.synthetic import write_got10k_dataset
+
+        # Seeds (1000, i): held out from training (make_demo_model.py trains on seeds (0, i)).
+        write_got10k_dataset(root.parent, args.synthetic_sequences, args.synthetic_frames, seed=1000, split=root.name)
+        print(f"rendered {args.synthetic_sequences} held-out synthetic clips of {args.synthetic_frames} frames in {root}")
     sequences = read_benchmark(benchmark, args.root)[: args.max_sequences]
     out = Path(args.results_dir or Path("results") / benchmark)
     compare = dict(args.compare)
