@@ -233,16 +233,22 @@ def read_synthetic(root: PathLike) -> list[BenchmarkSequence]:
     return _read_got10k_folder(Path(root), "synthetic", first_frame_only=False)
 
 
+def _annotated_sequences(anno: Path) -> list[str]:
+    """Names of the ``<seq>.txt`` files in ``anno``, naturally sorted; ValueError when none."""
+    if not anno.is_dir():
+        raise ValueError(f"annotation folder not found: {anno}")
+    names = sorted((p.stem for p in anno.glob("*.txt")), key=natural_sort_key)
+    if not names:
+        raise ValueError(f"no annotation files in {anno}")
+    return names
+
+
 def read_trackingnet(root: PathLike, sequences: Sequence[str] | None = None) -> list[BenchmarkSequence]:
     """TrackingNet TEST: ``root/TEST/anno/<seq>.txt`` (first box) and ``root/TEST/frames/<seq>/<i>.jpg``."""
     test = Path(root) / "TEST"
     anno = test / "anno"
     if sequences is None:
-        if not anno.is_dir():
-            raise ValueError(f"annotation folder not found: {anno}")
-        sequences = sorted((p.stem for p in anno.glob("*.txt")), key=natural_sort_key)
-        if not sequences:
-            raise ValueError(f"no annotation files in {anno}")
+        sequences = _annotated_sequences(anno)
     return [
         BenchmarkSequence(
             name,
@@ -276,11 +282,7 @@ def read_uav123(root: PathLike, sequences: Sequence[str] | None = None, subset: 
     root = Path(root)
     anno = root / "anno" / subset
     if sequences is None:
-        if not anno.is_dir():
-            raise ValueError(f"annotation folder not found: {anno}")
-        sequences = sorted((p.stem for p in anno.glob("*.txt")), key=natural_sort_key)
-        if not sequences:
-            raise ValueError(f"no annotation files in {anno}")
+        sequences = _annotated_sequences(anno)
     out = []
     for name in sequences:
         frames = list_frames(root / "data_seq" / subset / name)
