@@ -302,6 +302,26 @@ def validate_manifest(ds: Dataset, check_files: bool = True, name: str | None = 
 # --------------------------------------------------------------------------- builders
 
 
+def _add_labelled_sequence(
+    col: "_Collector", name: str, seq_dir: Path, frame_dir: Path, flags: Mapping[str, Callable[[np.ndarray], np.ndarray]]
+) -> None:
+    """Add one sequence of 1-based ``%08d.jpg`` frames with ``groundtruth.txt`` and per-frame label files.
+
+    ``flags`` maps a label file in ``seq_dir`` to the test that makes a frame visible; a missing label file
+    leaves its frames visible (counted as ``missing_visibility_labels``).
+    """
+    gt = seq_dir / "groundtruth.txt"
+    if not gt.is_file():
+        col.drop("missing_groundtruth")
+        return
+    boxes = _read_boxes(gt)
+    labels = {file: _read_flags(seq_dir / file) for file in flags}
+    parts = [visible(labels[file]) for file, visible in flags.items() if labels[file] is not None]
+    frames, reason = _numbered_frames(col, frame_dir, len(boxes), "%08d.jpg", 1)
+    if col.add(name, frames, boxes, parts, reason=reason) is not None and len(parts) < len(flags):
+        col.notes["missing_visibility_labels"] += 1  # kept as visible
+
+
 def got10k_manifest(root: str | os.PathLike, split: str = "train",
                     sequences: str | os.PathLike | Iterable[str] | None = None) -> Dataset:
     """GOT-10k manifest of ``root/<split>`` (or of ``root`` if it is the split folder).
@@ -319,19 +339,9 @@ def got10k_manifest(root: str | os.PathLike, split: str = "train",
         names = _read_names(split_dir / "list.txt")
     else:
         names = sorted((p.name for p in split_dir.iterdir() if p.is_dir()), key=natural_sort_key)
+    flags = {"absence.label": lambda a: a == 0, "cover.label": lambda c: c > 0}
     for name in names:
-        seq_dir = split_dir / name
-        gt = seq_dir / "groundtruth.txt"
-        if not gt.is_file():
-            col.drop("missing_groundtruth")
-            continue
-        boxes = _read_boxes(gt)
-        absence, cover = _read_flags(seq_dir / "absence.label"), _read_flags(seq_dir / "cover.label")
-        parts = [f for f in (None if absence is None else absence == 0, None if cover is None else cover > 0)
-                 if f is not None]
-        frames, reason = _numbered_frames(col, seq_dir, len(boxes), "%08d.jpg", 1)
-        if col.add(name, frames, boxes, parts, reason=reason) is not None and len(parts) < 2:
-            col.notes["missing_visibility_labels"] += 1  # kept as visible
+        _add_labelled_sequence(col, name, split_dir / name, split_dir / name, flags)
     return col.finish()
 
 
@@ -345,18 +355,10 @@ def lasot_manifest(root: str | os.PathLike, sequences: str | os.PathLike | Itera
     else:
         names = [seq.name for cls in sorted(root.iterdir(), key=lambda p: natural_sort_key(p.name)) if cls.is_dir()
                  for seq in sorted(cls.iterdir(), key=lambda p: natural_sort_key(p.name)) if seq.is_dir()]
+    flags = {"full_occlusion.txt": lambda f: f == 0, "out_of_view.txt": lambda f: f == 0}
     for name in names:
         seq_dir = root / name.rsplit("-", 1)[0] / name
-        gt = seq_dir / "groundtruth.txt"
-        if not gt.is_file():
-            col.drop("missing_groundtruth")
-            continue
-        boxes = _read_boxes(gt)
-        occ, oov = _read_flags(seq_dir / "full_occlusion.txt"), _read_flags(seq_dir / "out_of_view.txt")
-        parts = [f == 0 for f in (occ, oov) if f is not None]
-        frames, reason = _numbered_frames(col, seq_dir / "img", len(boxes), "%08d.jpg", 1)
-        if col.add(name, frames, boxes, parts, reason=reason) is not None and len(parts) < 2:
-            col.notes["missing_visibility_labels"] += 1  # kept as visible
+        _add_labelled_sequence(col, name, seq_dir, seq_dir / "img", flags)
     return col.finish()
 
 
