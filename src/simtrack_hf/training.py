@@ -37,13 +37,16 @@ __all__ = [
     "SimTrackTrainingArguments",
     "StepDecay",
     "build_config",
+    "ensure_photo_got10k",
     "ensure_synthetic_got10k",
+    "last_complete_checkpoint",
     "init_model",
     "plan_training",
     "simtrack_param_groups",
 ]
 
-# Small from-scratch configurations (not published variants): "tiny" for tests, "small" for the demo model.
+# Small from-scratch configurations (not published variants): "tiny" for tests, "small" (the first demo model),
+# "compact" (the shipped default model: trained on real photographs, see scripts/make_demo_model.py).
 CONFIG_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=16,
@@ -54,6 +57,11 @@ CONFIG_PRESETS: dict[str, dict[str, Any]] = {
         hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512, patch_size=16,
         pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=64,
         head_channels=64, pos_embed_hidden_size=64,
+    ),
+    "compact": dict(
+        hidden_size=192, num_hidden_layers=6, num_attention_heads=3, intermediate_size=768, patch_size=16,
+        pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=96,
+        head_channels=96, pos_embed_hidden_size=96,
     ),
 }
 
@@ -249,28 +257,88 @@ def init_model(init_from: str | os.PathLike | None, config: SimTrackConfig) -> S
     raise ValueError(f"--init_from {str(init_from)!r}: unsupported model_type {model_type!r} (simtrack or clip)")
 
 
+def _ensure_rendered(root: str | os.PathLike, params: dict[str, Any], write: Any) -> Path:
+    """Render a dataset once under ``root``: ``write(tmp)`` fills a temporary sibling folder that is renamed to
+    ``root`` with a ``.complete`` marker recording ``params``. A folder this package rendered with other params
+    is replaced; a non-empty folder without the marker is someone else's and is never touched (ValueError)."""
+    import shutil
+    import tempfile
+
+    root = Path(root)
+    marker = root / ".complete"
+    if marker.is_file():
+        if json.loads(marker.read_text()) == params:
+            return root
+        shutil.rmtree(root)  # ours (the marker says so), rendered with other arguments
+    elif root.exists() and any(root.iterdir()):
+        raise ValueError(
+            f"{root} is not empty and was not rendered by simtrack_hf (no .complete marker); "
+            "choose an empty or new folder"
+        )
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        write(tmp)
+        (tmp / ".complete").write_text(json.dumps(params))
+        if root.exists():
+            root.rmdir()
+        tmp.rename(root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
 def ensure_synthetic_got10k(
     root: str | os.PathLike, num_sequences: int = 60, num_frames: int = 40, size: tuple[int, int] = (240, 320),
     seed: int = 0,
 ) -> Path:
     """Write (once) a deterministic synthetic GOT-10k train split under ``root``; returns ``root``.
 
-    A ``.complete`` marker records the arguments; a folder written with other arguments is rewritten.
+    Rendered atomically (see ``_ensure_rendered``): an interrupted run leaves nothing that looks complete.
     """
     from .data import write_got10k_dataset
 
-    root = Path(root)
     params = {"num_sequences": num_sequences, "num_frames": num_frames, "size": list(size), "seed": seed}
-    marker = root / ".complete"
-    if marker.is_file() and json.loads(marker.read_text()) == params:
-        return root
-    if marker.is_file():
-        marker.unlink()
-    if (root / "train").is_dir():
-        import shutil
+    return _ensure_rendered(root, params, lambda tmp: write_got10k_dataset(
+        tmp, num_sequences=num_sequences, num_frames=num_frames, size=tuple(size), seed=seed))
 
-        shutil.rmtree(root / "train")
-    write_got10k_dataset(root, num_sequences=num_sequences, num_frames=num_frames, size=tuple(size), seed=seed)
-    marker.write_text(json.dumps(params))
-    return root
 
+def ensure_photo_got10k(
+    root: str | os.PathLike, photo_paths: list[Path], num_sequences: int = 100, num_frames: int = 40,
+    size: tuple[int, int] = (240, 320), seed: int = 0,
+) -> Path:
+    """Write (once) videos rendered from ``photo_paths`` as a GOT-10k train split under ``root``; returns ``root``."""
+    from .data.photos import load_photos, write_photo_dataset
+
+    params = {"photos": [str(p) for p in photo_paths], "num_sequences": num_sequences, "num_frames": num_frames,
+              "size": list(size), "seed": seed, "kind": "photos"}
+    return _ensure_rendered(root, params, lambda tmp: write_photo_dataset(
+        load_photos(photo_paths), tmp, num_sequences=num_sequences, num_frames=num_frames, size=size, seed=seed))
+
+
+_CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")
+
+
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> Path | None:
+    """The newest ``checkpoint-<step>`` folder holding every file a resume needs, or None.
+
+    Incomplete folders (a run killed while saving) are skipped with a warning naming them.
+    """
+    import logging
+
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    steps = sorted(
+        (int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[1].isdigit()
+    )
+    for _, path in reversed(steps):
+        missing = [name for name in _CHECKPOINT_FILES if not (path / name).is_file()]
+        if not missing:
+            try:
+                json.loads((path / "trainer_state.json").read_text())
+                return path
+            except ValueError:
+                missing = ["trainer_state.json (unreadable)"]
+        logging.getLogger(__name__).warning("skipping incomplete checkpoint %s (missing %s)", path, ", ".join(missing))
+    return None

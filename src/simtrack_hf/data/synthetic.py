@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +34,7 @@ __all__ = [
     "make_sequence",
     "render_sequence",
     "write_got10k_dataset",
+    "write_sequence_folder",
 ]
 
 _PAN_MARGIN = 16  # background is this much larger on each side, for camera pan
@@ -260,16 +263,15 @@ def _write_lines(path: Path, lines: list[str]) -> None:
     path.write_text("".join(line + "\n" for line in lines), encoding="ascii")
 
 
-def write_got10k_dataset(root: str | os.PathLike, num_sequences: int = 10, num_frames: int = 30,
-                         size: tuple[int, int] = (240, 320), seed: int = 0, split: str = "train",
-                         jpeg_quality: int = 90, **kwargs) -> Path:
-    """Write ``num_sequences`` synthetic sequences in the GOT-10k layout under ``root/<split>``.
+def write_sequence_folder(root: str | os.PathLike, num_sequences: int,
+                          render: Callable[[int], SyntheticSequence], split: str = "train",
+                          jpeg_quality: int = 90) -> Path:
+    """Write ``render(i)`` for i = 1..num_sequences in the GOT-10k layout under ``root/<split>``.
 
-    Sequence ``i`` (1-based) is ``GOT-10k_<Split>_%06d`` rendered with seed ``(seed, i)``;
-    ``kwargs`` go to :func:`render_sequence`. Files: ``%08d.jpg`` frames (1-based),
-    ``groundtruth.txt`` (``x,y,w,h`` with 4 decimals), ``absence.label`` (1 = fully
-    occluded), ``cover.label`` (0-8, see :func:`cover_level`), ``cut_by_image.label``
-    and the split's ``list.txt``. Same arguments give byte-identical files.
+    Files: ``%08d.jpg`` frames (1-based), ``groundtruth.txt`` (``x,y,w,h`` with 4 decimals), ``absence.label``
+    (1 = fully occluded), ``cover.label`` (0-8, see :func:`cover_level`), ``cut_by_image.label`` and the split's
+    ``list.txt``. Each sequence is rendered into a hidden temporary folder and renamed into place, and
+    ``list.txt`` is written last, so an interrupted run never leaves a sequence or a split that looks complete.
     Returns the split directory.
     """
     split_dir = Path(root) / split
@@ -281,16 +283,36 @@ def write_got10k_dataset(root: str | os.PathLike, num_sequences: int = 10, num_f
         name = f"{prefix}_{i:06d}"
         names.append(name)
         seq_dir = split_dir / name
-        seq_dir.mkdir(exist_ok=True)
-        seq = render_sequence((seed, i), num_frames=num_frames, size=size, **kwargs)
+        if seq_dir.exists():
+            raise FileExistsError(f"{seq_dir} already exists; write into an empty folder")
+        tmp_dir = split_dir / f".{name}.partial"
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        tmp_dir.mkdir()
+        seq = render(i)
         for j, frame in enumerate(seq.frames, start=1):
             ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]), params)
             if not ok:
                 raise RuntimeError(f"JPEG encoding failed for {seq_dir}/{j:08d}.jpg")
-            (seq_dir / f"{j:08d}.jpg").write_bytes(buf.tobytes())
-        _write_lines(seq_dir / "groundtruth.txt", [",".join(f"{v:.4f}" for v in b) for b in seq.boxes])
-        _write_lines(seq_dir / "absence.label", [str(int(not v)) for v in seq.visible])
-        _write_lines(seq_dir / "cover.label", [str(cover_level(r)) for r in seq.visible_ratio])
-        _write_lines(seq_dir / "cut_by_image.label", [str(int(c)) for c in seq.cut_by_image])
+            (tmp_dir / f"{j:08d}.jpg").write_bytes(buf.tobytes())
+        _write_lines(tmp_dir / "groundtruth.txt", [",".join(f"{v:.4f}" for v in b) for b in seq.boxes])
+        _write_lines(tmp_dir / "absence.label", [str(int(not v)) for v in seq.visible])
+        _write_lines(tmp_dir / "cover.label", [str(cover_level(r)) for r in seq.visible_ratio])
+        _write_lines(tmp_dir / "cut_by_image.label", [str(int(c)) for c in seq.cut_by_image])
+        tmp_dir.rename(seq_dir)
     _write_lines(split_dir / "list.txt", names)
     return split_dir
+
+
+def write_got10k_dataset(root: str | os.PathLike, num_sequences: int = 10, num_frames: int = 30,
+                         size: tuple[int, int] = (240, 320), seed: int = 0, split: str = "train",
+                         jpeg_quality: int = 90, **kwargs) -> Path:
+    """Write ``num_sequences`` synthetic sequences in the GOT-10k layout under ``root/<split>``.
+
+    Sequence ``i`` (1-based) is ``GOT-10k_<Split>_%06d`` rendered with seed ``(seed, i)``; ``kwargs`` go to
+    :func:`render_sequence`; files as :func:`write_sequence_folder`. Same arguments give byte-identical files.
+    Returns the split directory.
+    """
+    def render(i: int) -> SyntheticSequence:
+        return render_sequence((seed, i), num_frames=num_frames, size=size, **kwargs)
+
+    return write_sequence_folder(root, num_sequences, render, split=split, jpeg_quality=jpeg_quality)
