@@ -34,15 +34,17 @@ import torch
 from transformers import set_seed
 
 from simtrack_hf import SimTrackImageProcessor
-from simtrack_hf.data import TrackingPairDataset, build_manifest, collate_pairs
+from simtrack_hf.convert_simtrack import load_config
+from simtrack_hf.data.manifests import build_manifest
 from simtrack_hf.data.photos import list_photos, load_photos, render_photo_sequence, still_photo_rows
 from simtrack_hf.evaluation import evaluate_sequences
+from simtrack_hf.inference.tracker import SimTrackTracker
 from simtrack_hf.modeling_simtrack import SimTrackModel
-from simtrack_hf.tracking import SimTrackTracker
 from simtrack_hf.training import (
     SimTrackTrainer,
     SimTrackTrainingArguments,
-    build_config,
+    TrackingPairDataset,
+    collate_pairs,
     ensure_photo_got10k,
     ensure_synthetic_got10k,
     last_complete_checkpoint,
@@ -92,7 +94,7 @@ def photo_folder(args: argparse.Namespace, split: str) -> Path:
 def train(args: argparse.Namespace, work: Path) -> tuple[SimTrackModel, SimTrackImageProcessor, dict]:
     """Train on photo videos, still photos and synthetic videos; returns the model, its processor and facts."""
     set_seed(args.seed)
-    config = build_config(args.variant, args.config)
+    config = load_config(args.variant, args.config)
     model = SimTrackModel(config)
     processor = SimTrackImageProcessor.from_model_config(config)
     photo_paths = list_photos(photo_folder(args, "train"))

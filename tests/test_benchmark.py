@@ -12,17 +12,27 @@ import torch
 from conftest import tiny_config
 
 from simtrack_hf import SIMTRACK_VARIANTS, SimTrackConfig, SimTrackModel
-from simtrack_hf.benchmark import (
-    COLUMNS,
-    add_benchmark_arguments,
-    analytic_flops,
-    count_flops,
-    matmul_gflops,
-    run_benchmark,
-    run_benchmark_command,
-)
+from simtrack_hf.commands.speed import add_arguments as add_benchmark_arguments
+from simtrack_hf.commands.speed import run as run_benchmark_command
+from simtrack_hf.tools.speed import COLUMNS, card_flops, count_flops, matmul_gflops, measure_speed
 
 HAS_ORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
+
+
+def analytic_flops(config: SimTrackConfig, batch: int = 1) -> int:
+    """FLOPs (2 per multiply-add) of the per-frame step from the architecture, counting matmuls and convolutions
+    only (no bias, norms, softmax or activations: the convention of `FlopCounterMode`)."""
+    c, p, i = config.hidden_size, config.patch_size, config.intermediate_size
+    h, d, ch = config.pos_embed_hidden_size, config.head_hidden_size, config.head_channels
+    tz2, sz2, fz2 = config.template_grid**2, config.search_grid**2, config.foveal_grid**2
+    n = config.num_tokens
+    patch_embedding = 2 * (tz2 + fz2 + sz2) * 3 * p * p * c
+    pos_fc = 2 * tz2 * (3 * h + h * c)
+    layer = 2 * n * (4 * c * c + 2 * c * i) + 4 * n * n * c  # q/k/v/out + MLP, then QK^T and AV
+    bottleneck = 2 * sz2 * c * d
+    widths = [d, ch, ch // 2, ch // 4, ch // 8]
+    tower = sum(2 * sz2 * 9 * a * b for a, b in zip(widths, widths[1:])) + 2 * sz2 * widths[-1]
+    return batch * (patch_embedding + pos_fc + config.num_hidden_layers * layer + bottleneck + 2 * tower)
 
 
 @pytest.fixture
@@ -92,7 +102,7 @@ def test_json_to_stdout_and_unavailable_backend(tmp_path, capsys, restore_thread
     assert [r["backend"] for r in result["rows"]] == ["sdpa"] + (["cuda-fp16"] if gpu else [])
     assert gpu or result["skipped"] == [{"variant": "tiny", "backend": "cuda-fp16", "reason": "not available here"}]
     with pytest.raises(ValueError, match="unknown backend"):
-        run_benchmark([tiny_config()], ["tensorrt"])
+        measure_speed([tiny_config()], ["tensorrt"])
 
 
 def test_matmul_reference_is_positive():

@@ -9,9 +9,9 @@ import torch
 from conftest import tiny_config
 
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker
-from simtrack_hf.cli import main
-from simtrack_hf.evaluation.benchmarks import read_results
-from simtrack_hf.visualization import target_attention_maps
+from simtrack_hf.commands import main
+from simtrack_hf.evaluation.results import read_results
+from simtrack_hf.inference.attention import attention_maps, target_attention_maps
 
 
 @pytest.fixture
@@ -66,12 +66,12 @@ def test_attention_maps_follow_the_definition():
     tracker = SimTrackTracker(model)
     frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     tracker.init(frame, [40, 30, 32, 28])
-    maps, crops = tracker.attention_maps(frame)
+    maps, crops = attention_maps(tracker, frame)
     config = model.config
     assert maps.shape == (1, config.num_hidden_layers, config.search_grid, config.search_grid)
     assert crops.shape == (1, config.search_size, config.search_size, 3)
     assert np.isclose(maps.min(), 0) and np.isclose(maps.max(), 1)
-    assert model.config._attn_implementation == "sdpa"  # restored after the eager pass
+    assert model.config._attn_implementation == "sdpa"  # the model is never switched to eager
     # Only template tokens covered by the target count: a relevance on one token selects its attention row.
     tz2 = config.template_grid**2
     attention = torch.rand(1, 2, 85, 85)  # 16 template + 1 cls + 64 search + 4 foveal tokens

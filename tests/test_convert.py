@@ -8,7 +8,7 @@ from conftest import fixture_config, tiny_config
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from simtrack_hf import SimTrackConfig, SimTrackModel
-from simtrack_hf.cli import main
+from simtrack_hf.commands import main
 from simtrack_hf.convert_simtrack import convert_original_state_dict, simtrack_from_clip_vision
 
 

@@ -12,8 +12,8 @@ from PIL import Image
 pytest.importorskip("datasets")
 from datasets import Dataset  # noqa: E402
 
-from simtrack_hf.data import sources  # noqa: E402
-from simtrack_hf.data.sources import (  # noqa: E402
+from simtrack_hf.data import manifests as sources  # noqa: E402
+from simtrack_hf.data.manifests import (  # noqa: E402
     MANIFEST_FEATURES,
     ManifestWarning,
     build_manifest,

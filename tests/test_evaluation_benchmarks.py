@@ -1,4 +1,4 @@
-"""Benchmark readers and result writers on tiny fake benchmark folders."""
+"""Benchmark readers (simtrack_hf.data.benchmarks) and result writers on tiny fake benchmark folders."""
 
 import zipfile
 from pathlib import Path
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from simtrack_hf.evaluation import (
+from simtrack_hf.data.benchmarks import (
     BENCHMARKS,
     list_frames,
     read_benchmark,
@@ -15,11 +15,13 @@ from simtrack_hf.evaluation import (
     read_got10k,
     read_lasot,
     read_otb,
-    read_results,
     read_synthetic,
     read_tnl2k,
     read_trackingnet,
     read_uav123,
+)
+from simtrack_hf.evaluation import (
+    read_results,
     write_got10k_submission,
     write_results,
     write_trackingnet_submission,

@@ -15,18 +15,20 @@ from conftest import tiny_config
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel
 from simtrack_hf.data.synthetic import write_got10k_dataset
 from simtrack_hf.evaluation import runner
-from simtrack_hf.evaluation.benchmarks import read_got10k, read_results, read_synthetic, write_results
-from simtrack_hf.evaluation.runner import (
+from simtrack_hf.commands.evaluate import add_arguments as add_evaluate_arguments
+from simtrack_hf.commands.evaluate import run as run_evaluate
+from simtrack_hf.data.benchmarks import read_got10k, read_synthetic
+from simtrack_hf.evaluation import (
     STATIC,
-    add_evaluate_arguments,
     evaluate_results,
     find_result_file,
+    read_results,
     results_table,
-    run_benchmark,
-    run_evaluate,
+    track_benchmark,
+    write_results,
 )
-from simtrack_hf.tracking import SimTrackTracker, track_many
-from simtrack_hf.video import open_frames
+from simtrack_hf.inference.tracker import SimTrackTracker, track_many
+from simtrack_hf.io.frames import open_frames
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def sequential_boxes(tracker: SimTrackTracker, seq) -> np.ndarray:
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_batched_run_matches_single_trackers(tracker, sequences, tmp_path, k):
-    runs = run_benchmark(tracker, sequences, tmp_path, batch_sequences=k, progress=False)
+    runs = track_benchmark(tracker, sequences, tmp_path, batch_sequences=k, progress=False)
     assert list(runs) == [s.name for s in sequences]
     for seq in sequences:
         expected = sequential_boxes(tracker, seq)
@@ -86,29 +88,29 @@ def test_batched_run_matches_single_trackers(tracker, sequences, tmp_path, k):
 
 
 def test_resume_skips_finished_sequences(model_dir, sequences, tmp_path, monkeypatch):
-    run_benchmark(model_dir, sequences, tmp_path, batch_sequences=2, progress=False)
+    track_benchmark(model_dir, sequences, tmp_path, batch_sequences=2, progress=False)
     reads = []
     original = runner._read_frame
     monkeypatch.setattr(runner, "_read_frame", lambda path: reads.append(path) or original(path))
-    again = run_benchmark(model_dir, sequences, tmp_path, progress=False)
+    again = track_benchmark(model_dir, sequences, tmp_path, progress=False)
     assert reads == [] and all(r.resumed for r in again.values())
 
     first, second = sequences[0].name, sequences[1].name
     (tmp_path / f"{first}.txt").unlink()  # missing -> tracked again
     lines = (tmp_path / f"{second}.txt").read_text().splitlines()
     (tmp_path / f"{second}.txt").write_text("\n".join(lines[:3]) + "\n")  # truncated -> tracked again
-    again = run_benchmark(model_dir, sequences, tmp_path, progress=False)
+    again = track_benchmark(model_dir, sequences, tmp_path, progress=False)
     assert len(reads) == len(sequences[0]) + len(sequences[1])
     assert [r.resumed for r in again.values()] == [False, False, True]
     assert len(read_results(tmp_path / f"{second}.txt")) == len(sequences[1])
 
     reads.clear()
-    run_benchmark(model_dir, sequences[:1], tmp_path, resume=False, progress=False)
+    track_benchmark(model_dir, sequences[:1], tmp_path, resume=False, progress=False)
     assert len(reads) == len(sequences[0])
 
 
 def test_static_baseline(sequences, tmp_path):
-    runs = run_benchmark(STATIC, sequences, tmp_path, progress=False)
+    runs = track_benchmark(STATIC, sequences, tmp_path, progress=False)
     for seq in sequences:
         boxes = read_results(tmp_path / f"{seq.name}.txt", len(seq.frames))
         np.testing.assert_allclose(boxes, np.repeat(seq.init_box[None], len(seq.frames), 0), atol=1e-4)
@@ -121,7 +123,7 @@ def test_evaluate_results_table_and_result_file_names(sequences, tmp_path):
         write_results(gt_dir / f"{seq.name}_001.txt", seq.ground_truth)  # original SimTrack naming
         write_results(got_dir / seq.name / f"{seq.name}_001.txt", seq.ground_truth)
         (gt_dir / f"{seq.name}_time.txt").write_text("0.01\n" * len(seq.frames))
-    run_benchmark(STATIC, sequences, tmp_path / "static", progress=False)
+    track_benchmark(STATIC, sequences, tmp_path / "static", progress=False)
     assert find_result_file(gt_dir, sequences[0].name).name == f"{sequences[0].name}_001.txt"
     evaluations = evaluate_results(sequences, {"perfect": gt_dir, "got": got_dir, "static": tmp_path / "static"})
     perfect = evaluations["perfect"]

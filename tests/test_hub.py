@@ -1,16 +1,19 @@
-"""Hub export (simtrack_hf.hub, scripts/push_to_hub.py): cards, the upload folder, offline cache, remote code.
+"""Hub export (simtrack_hf.tools.hub, `simtrack push-to-hub`): cards, the upload folder, offline cache, remote code.
 
 Nothing here contacts the Hub: loading goes through a local cache with HF_HUB_OFFLINE, and the push is mocked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import huggingface_hub
@@ -22,9 +25,11 @@ from huggingface_hub import ModelCard
 from safetensors.torch import save_file
 from transformers import CLIPVisionConfig, CLIPVisionModel, pipeline
 
-from simtrack_hf import (
-    SIMTRACK_VARIANTS, SimTrackConfig, SimTrackImageProcessor, SimTrackModel, SimTrackTracker, hub,
-)
+from simtrack_hf import SIMTRACK_VARIANTS, SimTrackConfig, SimTrackImageProcessor, SimTrackModel, SimTrackTracker
+from simtrack_hf.commands import main
+from simtrack_hf.convert_simtrack import seeded_inputs
+from simtrack_hf.tools import hub
+from simtrack_hf.tools.speed import card_flops, count_flops
 
 VARIANTS = sorted(SIMTRACK_VARIANTS)
 TINY_WIDTH = dict(
@@ -33,6 +38,39 @@ TINY_WIDTH = dict(
 )
 REPO = "org/sim-b16"
 BOX = [30, 20, 40, 30]
+
+
+def add_to_hf_cache(
+    folder: str | os.PathLike,
+    repo_id: str,
+    cache_dir: str | os.PathLike,
+    commit_hash: str | None = None,
+    refs: Sequence[str] = ("main",),
+) -> str:
+    """Copy a folder into a Hugging Face cache as snapshot `commit_hash` of `repo_id`, pointed to by `refs`.
+
+    For offline machines and tests: `from_pretrained(repo_id, revision=ref or commit_hash)` then loads it with
+    HF_HUB_OFFLINE=1. Returns the commit hash (by default a hash of the files).
+    """
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file())
+    if commit_hash is None:
+        digest = hashlib.sha1()
+        for path in files:
+            digest.update(path.name.encode() + path.read_bytes())
+        commit_hash = digest.hexdigest()
+    repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit_hash
+    snapshot.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copy2(path, snapshot / path.name)
+    for ref in refs:
+        (repo / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / ref).write_text(commit_hash)  # no trailing newline, as huggingface_hub writes it
+    return commit_hash
+
+
+def push(argv: list[str]) -> None:
+    main(["push-to-hub", *argv])
 
 
 def frames(count: int = 3) -> list[np.ndarray]:
@@ -50,7 +88,7 @@ def saved_tiny_model(folder: Path, seed: int) -> SimTrackModel:
 
 def boxes_of(model: SimTrackModel) -> torch.Tensor:
     with torch.inference_mode():
-        return model(**hub._seeded_inputs(model.config)).pred_boxes
+        return model(**seeded_inputs(model.config)).pred_boxes
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +98,7 @@ def dry_run(tmp_path_factory) -> tuple[Path, SimTrackModel]:
     model = saved_tiny_model(root / "trained", seed=0)
     argv = ["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(root / "trained"),
             "--allow-config-mismatch", "--weights-note", "Tiny test model.", "--dry-run", str(root / "upload")]
-    assert hub.main(argv) == 0
+    push(argv)
     return root / "upload", model
 
 
@@ -94,9 +132,12 @@ def test_card_metadata_and_numbers(variant):
 def test_stored_flops_are_current_and_meta_equals_real():
     data = hub.load_variant_data()
     for variant in VARIANTS:
-        assert hub.measure_flops(SimTrackConfig.from_variant(variant)) == data["variants"][variant]["flops"], variant
+        assert card_flops(SimTrackConfig.from_variant(variant)) == data["variants"][variant]["flops"], variant
     config = tiny_config()
-    assert hub.measure_flops(config, device="meta") == hub.measure_flops(config, device="cpu")
+    config._attn_implementation = "eager"
+    model = SimTrackModel(config).eval()
+    assert card_flops(config) == {"full_forward": count_flops(config, model=model),
+                                  "per_frame": count_flops(config, model=model, cached_template=True)}
     assert hub.count_parameters(config) == sum(p.numel() for p in SimTrackModel(config).parameters())
 
 
@@ -127,7 +168,7 @@ def test_registration_is_scoped_to_the_export(dry_run, tmp_path):
 def test_cli_refuses_mismatch_and_non_empty_folder(dry_run, tmp_path):
     saved_tiny_model(tmp_path / "trained", seed=0)
     with pytest.raises(SystemExit, match="not a sim-b16 model"):
-        hub.main(["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(tmp_path / "trained"),
+        push(["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(tmp_path / "trained"),
                   "--dry-run", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
     model, processor, source = hub.load_weights("sim-b16", from_folder=tmp_path / "trained", allow_config_mismatch=True)
@@ -174,11 +215,11 @@ def test_every_variant_round_trips(variant, tmp_path):
 def test_loads_from_offline_hub_cache(dry_run, tmp_path, monkeypatch):
     folder, model = dry_run
     cache = tmp_path / "cache"
-    main_hash = hub.add_to_hf_cache(folder, REPO, cache)
+    main_hash = add_to_hf_cache(folder, REPO, cache)
     other = saved_tiny_model(tmp_path / "other", seed=1)
-    hub.main(["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(tmp_path / "other"),
+    push(["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(tmp_path / "other"),
               "--allow-config-mismatch", "--dry-run", str(tmp_path / "other_up")])
-    other_hash = hub.add_to_hf_cache(tmp_path / "other_up", REPO, cache, refs=("v2",))
+    other_hash = add_to_hf_cache(tmp_path / "other_up", REPO, cache, refs=("v2",))
     assert (cache / "models--org--sim-b16" / "refs" / "main").read_text() == main_hash
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
@@ -222,7 +263,7 @@ print(json.dumps({"seeded": seeded, "card": box.tolist()}))
 
 def test_trust_remote_code_without_the_package(dry_run, tmp_path):
     folder, model = dry_run
-    inputs = hub._seeded_inputs(model.config)
+    inputs = seeded_inputs(model.config)
     save_file(inputs, tmp_path / "inputs.safetensors")
     first, nxt = frames(2)
     np.save(tmp_path / "first.npy", first)
@@ -261,7 +302,7 @@ def test_push_uses_create_repo_and_upload_folder(dry_run, monkeypatch, tmp_path)
     saved_tiny_model(tmp_path / "trained", seed=0)
     argv = ["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(tmp_path / "trained"),
             "--allow-config-mismatch", "--private", "--branch", "v2", "--commit-message", "first"]
-    assert hub.main(argv) == 0
+    push(argv)
     assert [c[0] for c in calls] == ["create_repo", "create_branch", "upload_folder"]
     assert calls[0][2]["private"] is True and calls[1][2]["branch"] == "v2"
     assert calls[2][2]["revision"] == "v2" and calls[2][2]["commit_message"] == "first"

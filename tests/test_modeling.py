@@ -247,9 +247,11 @@ def test_config_variants_and_validation():
 
 
 def test_loading_checkpoint_of_other_size_fails(tmp_path):
+    from simtrack_hf.convert_simtrack import load_pretrained
+
     make_model().save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="wrong variant"):
-        SimTrackModel.from_pretrained(tmp_path, hidden_size=64, num_attention_heads=2)
+        load_pretrained(tmp_path, hidden_size=64, num_attention_heads=2)
 
 
 def test_cached_template_embeddings_are_exact():

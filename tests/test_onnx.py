@@ -15,14 +15,12 @@ pytest.importorskip("onnxscript")
 pytest.importorskip("onnxruntime")
 
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker  # noqa: E402
-from simtrack_hf.benchmark import synthetic_frame, target_boxes  # noqa: E402
-from simtrack_hf.onnx_export import (  # noqa: E402
-    OnnxSimTrackRunner,
-    add_export_arguments,
-    example_inputs,
-    onnx_parity,
-    run_export_command,
-)
+from simtrack_hf.commands.export import add_arguments as add_export_arguments  # noqa: E402
+from simtrack_hf.commands.export import run as run_export_command  # noqa: E402
+from simtrack_hf.inference.attention import attention_maps  # noqa: E402
+from simtrack_hf.inference.onnx_runtime import OnnxSimTrackRunner  # noqa: E402
+from simtrack_hf.tools.export import example_inputs, onnx_parity  # noqa: E402
+from simtrack_hf.tools.speed import synthetic_frame, target_boxes  # noqa: E402
 
 
 def informative_model(seed: int = 0) -> SimTrackModel:
@@ -105,7 +103,7 @@ def test_onnxruntime_tracker_backend_matches_torch_tracker(exported):
         np.testing.assert_allclose(result.boxes, expected.boxes, atol=1e-2)
         np.testing.assert_allclose(result.scores, expected.scores, atol=1e-4)
     with pytest.raises(NotImplementedError, match="backend='torch'"):
-        onnx_tracker.attention_maps(first)
+        attention_maps(onnx_tracker, first)
     with pytest.raises(ValueError, match="backend must be"):
         SimTrackTracker.from_pretrained(folder, backend="tensorrt")
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from simtrack_hf import SimTrackImageProcessor
-from simtrack_hf.data import TrackingPairDataset, build_manifest, collate_pairs, render_sequence, write_got10k_dataset
+from simtrack_hf.data import build_manifest, render_sequence, write_got10k_dataset
+from simtrack_hf.training import TrackingPairDataset, collate_pairs
 
 T, S = 64, 128
 NO_AUGMENT = dict(search_jitter=(0.0, 0.0), grayscale_prob=0.0, joint_flip_prob=0.0, flip_prob=0.0,

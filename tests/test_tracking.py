@@ -10,7 +10,7 @@ from conftest import fixture_config, tiny_config
 
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel
 from simtrack_hf.convert_simtrack import convert_original_state_dict
-from simtrack_hf.tracking import SimTrackTracker
+from simtrack_hf.inference.tracker import SimTrackTracker
 
 
 def fixture_tracker(fx: dict, name: str) -> SimTrackTracker:
@@ -31,7 +31,7 @@ def test_reproduces_original_episode(fixtures, name):
     assert np.array_equal(first.boxes[0], episode["init_bbox"]) and first.scores[0] == 1
     template = tracker.processor.preprocess(frames[0], episode["init_bbox"], crop="template")
     assert torch.equal(template["pixel_values"], episode["template_tensor"])
-    assert torch.equal(tracker._template_boxes, episode["template_anno_norm"].reshape(1, 4))
+    assert torch.equal(tracker.template_boxes, episode["template_anno_norm"].reshape(1, 4))
     assert np.array_equal(tracker.processor.crop_around_boxes(frames[0], episode["init_bbox"], calls[0]["factor"],
                                                               calls[0]["output_sz"])[0][0], calls[0]["crop"].numpy())
     for i, frame in enumerate(frames[1:]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -20,28 +19,15 @@ from conftest import fixture_config, tiny_config
 from simtrack_hf import SimTrackImageProcessor
 from simtrack_hf.convert_simtrack import convert_original_state_dict
 from simtrack_hf.modeling_simtrack import SimTrackModel
-from simtrack_hf.training import (
-    SimTrackTrainer,
-    SimTrackTrainingArguments,
-    build_config,
-    init_model,
-    plan_training,
-)
+from simtrack_hf.commands import train as train_command
+from simtrack_hf.convert_simtrack import load_config, load_model
+from simtrack_hf.training import SimTrackTrainer, SimTrackTrainingArguments, plan_training
 
 REPO = Path(__file__).resolve().parents[1]
-TRAIN_SCRIPT = REPO / "scripts" / "train.py"
 # tiny synthetic data + tiny model; every run shares one synthetic dataset folder
 TINY_FLAGS = ["--variant", "tiny", "--samples_per_epoch", "16", "--synthetic_sequences", "3",
               "--synthetic_frames", "24", "--per_device_train_batch_size", "2", "--disable_tqdm", "true",
               "--report_to", "none", "--use_cpu", "true", "--dataloader_pin_memory", "false"]
-
-
-def load_train_script():
-    spec = importlib.util.spec_from_file_location("simtrack_train_script", TRAIN_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -97,20 +83,20 @@ def test_plan_training_virtual_length(tmp_path):
     assert plan_training(args, samples_per_epoch=100) == (5, 1)
 
 
-def test_build_config_and_init_from(tmp_path, fixtures):
-    assert build_config("tiny").hidden_size == 32
-    assert build_config("sim-b16", '{"num_hidden_layers": 2}').num_hidden_layers == 2
+def test_load_config_and_load_model(tmp_path, fixtures):
+    assert load_config("tiny").hidden_size == 32
+    assert load_config("sim-b16", '{"num_hidden_layers": 2}').num_hidden_layers == 2
     # SimTrack save_pretrained folder
     model = SimTrackModel(tiny_config())
     model.save_pretrained(tmp_path / "simtrack")
-    loaded = init_model(tmp_path / "simtrack", build_config("sim-b16"))  # the folder's own config wins
+    loaded = load_model(tmp_path / "simtrack", load_config("sim-b16"))  # the folder's own config wins
     assert loaded.config.hidden_size == 32
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
     # original checkpoint file
     config = fixture_config("tiny_b16")
     torch.save({"net": fixtures["tiny_b16"]["state_dict"]}, tmp_path / "original.pth.tar")
     converted = convert_original_state_dict(fixtures["tiny_b16"]["state_dict"], config)
-    state = init_model(tmp_path / "original.pth.tar", config).state_dict()
+    state = load_model(tmp_path / "original.pth.tar", config).state_dict()
     assert all(torch.equal(state[k], v) for k, v in converted.items())
     # CLIP vision folder
     from transformers import CLIPVisionConfig, CLIPVisionModel
@@ -118,14 +104,14 @@ def test_build_config_and_init_from(tmp_path, fixtures):
     clip = CLIPVisionModel(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                             num_attention_heads=2, image_size=128, patch_size=16))
     clip.save_pretrained(tmp_path / "clip")
-    from_clip = init_model(tmp_path / "clip", build_config("tiny"))
+    from_clip = load_model(tmp_path / "clip", load_config("tiny"))
     assert torch.equal(from_clip.embeddings.patch_embedding.weight, clip.embeddings.patch_embedding.weight)
     with pytest.raises(ValueError):
-        init_model(tmp_path / "missing", build_config("tiny"))
+        load_model(tmp_path / "missing", load_config("tiny"))
 
 
 def test_train_script_logs_metrics_and_saves_processor(tmp_path, synthetic_dir):
-    train = load_train_script()
+    train = train_command
     out = tmp_path / "run"
     trainer = train.main([*TINY_FLAGS, "--synthetic-dir", synthetic_dir, "--output-dir", str(out),
                           "--max-steps", "2", "--logging-steps", "1", "--save-steps", "2"])
@@ -147,7 +133,7 @@ def test_train_script_logs_metrics_and_saves_processor(tmp_path, synthetic_dir):
 
 @pytest.mark.slow
 def test_resume_matches_uninterrupted_run(tmp_path, synthetic_dir):
-    train = load_train_script()
+    train = train_command
     common = [*TINY_FLAGS, "--synthetic_dir", synthetic_dir, "--max_steps", "4", "--save_steps", "2",
               "--logging_steps", "2"]
     train.main([*common, "--output_dir", str(tmp_path / "full")])
@@ -169,7 +155,7 @@ import hashlib, json, os, sys
 import torch
 sys.path.insert(0, {scripts!r})
 import train
-from simtrack_hf.data import TrackingPairDataset
+from simtrack_hf.training import TrackingPairDataset
 
 seen = []
 draw = TrackingPairDataset.__getitem__

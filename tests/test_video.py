@@ -1,4 +1,4 @@
-"""Tests for simtrack_hf.video: frame sources, normalisation, writers and results files."""
+"""Tests for simtrack_hf.io: frame sources, normalisation, writers and results files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simtrack_hf.video import (
+from simtrack_hf.io import (
     AnnotatedVideoWriter,
     VideoReader,
     draw_boxes,

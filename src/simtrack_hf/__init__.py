@@ -8,9 +8,9 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
 from .configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
 from .image_processing_simtrack import SimTrackImageProcessor
+from .inference.pipeline import VisualObjectTrackingPipeline
+from .inference.tracker import SimTrackTracker, TrackingResult
 from .modeling_simtrack import SimTrackModel, SimTrackOutput, SimTrackPreTrainedModel
-from .pipeline import VisualObjectTrackingPipeline
-from .tracking import SimTrackTracker, TrackingResult
 
 AutoConfig.register("simtrack", SimTrackConfig, exist_ok=True)
 AutoModel.register(SimTrackConfig, SimTrackModel, exist_ok=True)

@@ -1,4 +1,4 @@
-"""SimTrack configuration and the four published variants."""
+"""SimTrack configuration: `SimTrackConfig`, the four published variants and small from-scratch presets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-# Sizes from reference_spec.md §1.8. Width / layers / heads follow the CLIP backbone.
+# The paper's four models. Width / layers / heads follow the CLIP backbone (Sim-B/16* keeps 8 of its 12 blocks);
+# crop sizes, foveal window and crop factors are those of the released SimTrack configurations.
 SIMTRACK_VARIANTS: dict[str, dict[str, Any]] = {
     "sim-b32": dict(
         hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
@@ -27,6 +28,27 @@ SIMTRACK_VARIANTS: dict[str, dict[str, Any]] = {
         hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
         patch_size=14, template_size=84, search_size=224, foveal_size=42, foveal_shift=False,
         template_factor=1.5, search_factor=4.0, pos_embed_hidden_size=512,
+    ),
+}
+
+
+# Small from-scratch configurations (not published variants): "tiny" for tests, "small" (the first demo model),
+# "compact" (the shipped default model, trained on real photographs by scripts/make_demo_model.py).
+SIMTRACK_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=16,
+        pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=16,
+        head_channels=16, pos_embed_hidden_size=16,
+    ),
+    "small": dict(
+        hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512, patch_size=16,
+        pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=64,
+        head_channels=64, pos_embed_hidden_size=64,
+    ),
+    "compact": dict(
+        hidden_size=192, num_hidden_layers=6, num_attention_heads=3, intermediate_size=768, patch_size=16,
+        pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=96,
+        head_channels=96, pos_embed_hidden_size=96,
     ),
 }
 
@@ -135,8 +157,14 @@ class SimTrackConfig(PretrainedConfig):
         return self.foveal_size // self.patch_size
 
     @property
+    def num_tokens(self) -> int:
+        """Encoder sequence length: template + cls + search + foveal tokens."""
+        return self.template_grid**2 + 1 + self.search_grid**2 + self.foveal_grid**2
+
+    @property
     def foveal_window_offset(self) -> int:
-        """Top-left pixel of the foveal window in the template crop (reference_spec.md §1.6)."""
+        """Top-left pixel of the foveal window in the template crop: the centred fz x fz patch block, or (with
+        `foveal_shift`) the block starting at patch (tz - fz) // 2 moved by half a patch down and right."""
         p = self.patch_size
         if self.foveal_shift:
             return ((self.template_grid - self.foveal_grid) // 2) * p + p // 2
@@ -144,11 +172,13 @@ class SimTrackConfig(PretrainedConfig):
 
     @classmethod
     def from_variant(cls, name: str, **overrides: Any) -> "SimTrackConfig":
-        """Config of a published variant: "sim-b32", "sim-b16", "sim-b16star" or "sim-l14"."""
+        """Config of a published variant ("sim-b32", "sim-b16", "sim-b16star", "sim-l14"; spellings such as
+        "Sim-B/16*" work) or of a from-scratch preset ("tiny", "small", "compact")."""
         key = name.lower().replace("/", "").replace("_", "-").replace("*", "star")
-        if key not in SIMTRACK_VARIANTS:
-            raise ValueError(f"unknown SimTrack variant {name!r}; choose from {sorted(SIMTRACK_VARIANTS)}")
-        return cls(**{**SIMTRACK_VARIANTS[key], **overrides})
+        named = {**SIMTRACK_VARIANTS, **SIMTRACK_PRESETS}
+        if key not in named:
+            raise ValueError(f"unknown SimTrack variant {name!r}; choose from {sorted(named)}")
+        return cls(**{**named[key], **overrides})
 
 
-__all__ = ["SimTrackConfig", "SIMTRACK_VARIANTS"]
+__all__ = ["SIMTRACK_PRESETS", "SIMTRACK_VARIANTS", "SimTrackConfig"]

@@ -169,10 +169,10 @@ class SimTrackImageProcessor(BaseImageProcessor):
 
     # ------------------------------------------------------------------------------------------------ crops
     @staticmethod
-    def _sample_target(
+    def sample_target(
         image: np.ndarray, box: np.ndarray, factor: float, output_size: int
     ) -> tuple[np.ndarray, float]:
-        """The original `sample_target`: square crop of side ceil(sqrt(w*h)*factor), zero padding, INTER_LINEAR."""
+        """One crop as the original `sample_target`: square crop of side ceil(sqrt(w*h)*factor), zero padding, INTER_LINEAR."""
         x, y, w, h = (float(v) for v in box)
         crop_sz = math.ceil(math.sqrt(w * h) * factor)
         if crop_sz < 1:
@@ -212,7 +212,7 @@ class SimTrackImageProcessor(BaseImageProcessor):
         if int(output_size) != output_size or output_size < 1:
             raise ValueError(f"output_size must be a positive integer, got {output_size}.")
         frames, boxes = self._pair_inputs(images, boxes_xywh)
-        results = [self._sample_target(f, b, float(factor), int(output_size)) for f, b in zip(frames, boxes)]
+        results = [self.sample_target(f, b, float(factor), int(output_size)) for f, b in zip(frames, boxes)]
         crops = np.stack([crop for crop, _ in results])
         return crops, np.array([rz for _, rz in results], dtype=np.float64)
 
@@ -255,7 +255,7 @@ class SimTrackImageProcessor(BaseImageProcessor):
         if return_tensors not in ("pt", "np", None):
             raise ValueError(f'return_tensors must be "pt", "np" or None, got {return_tensors!r}.')
         frames, boxes = self._pair_inputs(images, boxes)
-        results = [self._sample_target(f, b, factor, size) for f, b in zip(frames, boxes)]
+        results = [self.sample_target(f, b, factor, size) for f, b in zip(frames, boxes)]
         resize_factors = torch.tensor([rz for _, rz in results], dtype=torch.float64)
         data = {
             "pixel_values": self.normalize_crops(np.stack([c for c, _ in results])),

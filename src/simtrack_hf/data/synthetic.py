@@ -13,7 +13,7 @@ derives from the seed, so the same seed gives byte-identical frames and files.
 ``write_got10k_dataset`` writes the GOT-10k training layout
 (``root/<split>/GOT-10k_Train_000001/{00000001.jpg, groundtruth.txt,
 absence.label, cover.label, cut_by_image.label}`` plus ``list.txt``), which
-:func:`simtrack_hf.data.sources.got10k_manifest` reads back.
+:func:`simtrack_hf.data.manifests.got10k_manifest` reads back.
 """
 
 from __future__ import annotations

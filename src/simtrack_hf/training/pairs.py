@@ -14,12 +14,12 @@ where ``epoch = set_epoch value * num_epochs + index // samples_per_epoch``. The
 copies of the dataset). Ranks of a distributed run get different indices from their sampler, so they draw
 different pairs, and a resumed run draws exactly the pairs of the uninterrupted one.
 
-Sampling (reference_spec.md §5.1): pick a manifest by ratio, then a sequence with >= ``min_frames`` frames and
+Sampling (STARK's causal sampler): pick a manifest by ratio, then a sequence with >= ``min_frames`` frames and
 >= ``min_visible`` usable frames (single-image manifests such as COCO are exempt: template = search image);
 template = usable frame in [0, n-1) that has a usable frame after it; search = usable frame in
-[t+1, t+max_gap+g), g growing by 5 until one exists. Processing (§5.2): joint grayscale and horizontal flip,
+[t+1, t+max_gap+g), g growing by 5 until one exists. Processing (STARK's): joint grayscale and horizontal flip,
 search jitter (scale exp(N(0,1)·0.5), centre ±sqrt(wh)·3.5/2), crops with the image processor's
-``_sample_target``, rejection of all-padding crops, per-frame brightness and horizontal flip, ImageNet
+``sample_target``, rejection of all-padding crops, per-frame brightness and horizontal flip, ImageNet
 normalisation. Unreadable frames and rejected crops are counted in ``stats`` and redrawn.
 """
 
@@ -39,7 +39,7 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 
 from ..image_processing_simtrack import SimTrackImageProcessor
-from ..video import read_image
+from ..io.frames import read_image
 
 __all__ = ["TrackingPairDataset", "collate_pairs"]
 
@@ -70,7 +70,7 @@ class TrackingPairDataset(TorchDataset):
     """Map-style dataset of training pairs over one or more manifests (see the module docstring).
 
     Args:
-        manifests: ``{name: manifest}`` (e.g. from :func:`simtrack_hf.data.load_sources`), a list of manifests,
+        manifests: ``{name: manifest}`` (e.g. from :func:`simtrack_hf.data.manifests.load_sources`), a list of manifests,
             or one manifest. A manifest is a ``datasets.Dataset`` with the columns of ``MANIFEST_FEATURES`` (or a
             list of row dicts with ``frame_paths``, ``boxes`` and ``visible``).
         processor: supplies the crop function, crop sizes, factors and normalisation.
@@ -284,9 +284,9 @@ class TrackingPairDataset(TorchDataset):
         if not np.isfinite(jittered).all() or (wh <= 0).any():
             return None
         try:
-            crop, resize_factor = self.processor._sample_target(np.ascontiguousarray(image), jittered, factor, size)
+            crop, resize_factor = self.processor.sample_target(np.ascontiguousarray(image), jittered, factor, size)
             ones = np.broadcast_to(np.uint8(255), image.shape[:2])  # the same crop of an all-valid mask
-            valid, _ = self.processor._sample_target(ones, jittered, factor, size)
+            valid, _ = self.processor.sample_target(ones, jittered, factor, size)
         except ValueError:  # crop side < 1 or no overlap with the image
             return None
         padding = valid < 255

@@ -16,7 +16,7 @@ from typing import Any
 from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .tracking import SimTrackTracker, TrackingResult
+from .tracker import SimTrackTracker, TrackingResult
 
 TASK = "visual-object-tracking"
 

@@ -1,26 +1,21 @@
-"""Training SimTrack with the 🤗 Trainer: the reference recipe (reference_spec.md §5.3-5.4) and helpers.
+"""Training SimTrack with the 🤗 Trainer: the reference recipe (STARK-S stage 1 as SimTrack trains it).
 
 * :class:`SimTrackTrainingArguments`: `TrainingArguments` with the recipe's defaults (lr 1e-4, weight decay 1e-4,
   grad clip 0.1, no column removal, no token averaging, no unused-parameter search) plus
   ``backbone_lr_multiplier`` (0.1) and the step decay (x ``lr_drop_factor`` at ``lr_drop_fraction`` of training).
 * :class:`SimTrackTrainer`: AdamW with three parameter groups (head + bottleneck at lr, ``pos_fc`` at lr, rest of
   the backbone at lr x multiplier; weight decay on every parameter), the step schedule, and ``l1_loss``,
-  ``giou_loss``, ``mean_iou`` in the training logs (averaged over the logging interval and all ranks), plus
-  ``data_epoch`` (epochs of pairs seen) when the dataset has ``samples_per_epoch``.
+  ``giou_loss``, ``mean_iou`` in the training logs (the model returns them; averaged over the logging interval
+  and all ranks), plus ``data_epoch`` (epochs of pairs seen) when the dataset has ``samples_per_epoch``.
 * :func:`plan_training`: converts epochs / max_steps into one pass over a :class:`TrackingPairDataset` of virtual
   length ``samples_per_epoch * num_epochs`` (so pairs never repeat across epochs and no epoch counter has to
   reach DataLoader workers).
-* :func:`build_config`, :func:`init_model`, :func:`ensure_synthetic_got10k`: used by ``scripts/train.py`` and
-  ``scripts/make_demo_model.py``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,43 +23,9 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import Trainer, TrainingArguments
 
-from .configuration_simtrack import SimTrackConfig
-from .modeling_simtrack import SimTrackModel, simtrack_loss
+from ..modeling_simtrack import simtrack_loss
 
-__all__ = [
-    "CONFIG_PRESETS",
-    "SimTrackTrainer",
-    "SimTrackTrainingArguments",
-    "StepDecay",
-    "build_config",
-    "ensure_photo_got10k",
-    "ensure_synthetic_got10k",
-    "last_complete_checkpoint",
-    "init_model",
-    "plan_training",
-    "simtrack_param_groups",
-]
-
-# Small from-scratch configurations (not published variants): "tiny" for tests, "small" (the first demo model),
-# "compact" (the shipped default model: trained on real photographs, see scripts/make_demo_model.py).
-CONFIG_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": dict(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=16,
-        pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=16,
-        head_channels=16, pos_embed_hidden_size=16,
-    ),
-    "small": dict(
-        hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512, patch_size=16,
-        pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=64,
-        head_channels=64, pos_embed_hidden_size=64,
-    ),
-    "compact": dict(
-        hidden_size=192, num_hidden_layers=6, num_attention_heads=3, intermediate_size=768, patch_size=16,
-        pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=96,
-        head_channels=96, pos_embed_hidden_size=96,
-    ),
-}
-
+__all__ = ["SimTrackTrainer", "SimTrackTrainingArguments", "StepDecay", "plan_training", "simtrack_param_groups"]
 
 @dataclass
 class SimTrackTrainingArguments(TrainingArguments):
@@ -210,135 +171,3 @@ def plan_training(args: TrainingArguments, samples_per_epoch: int) -> tuple[int,
     num_epochs = max(1, math.ceil(max_steps * per_step / samples_per_epoch))
     args.max_steps = max_steps
     return max_steps, num_epochs
-
-
-def build_config(variant: str | None = None, config: str | None = None, **overrides: Any) -> SimTrackConfig:
-    """A SimTrackConfig from a preset ("tiny", "small"), a published variant ("sim-b16", ...), a config.json path
-    or an inline JSON object (``config`` is applied on top of ``variant``), then ``overrides``."""
-    values: dict[str, Any] = {}
-    if config:
-        text = config.strip()
-        data = json.loads(text) if text.startswith("{") else json.loads(Path(config).read_text())
-        skip = ("model_type", "architectures", "transformers_version")
-        values.update({k: v for k, v in data.items() if k not in skip})
-    values.update(overrides)
-    key = (variant or "").lower()
-    if key in CONFIG_PRESETS:
-        return SimTrackConfig(**{**CONFIG_PRESETS[key], **values})
-    return SimTrackConfig.from_variant(variant, **values) if variant else SimTrackConfig(**values)
-
-
-def init_model(init_from: str | os.PathLike | None, config: SimTrackConfig) -> SimTrackModel:
-    """Model for ``config``, initialised from ``init_from``, detected as:
-
-    * ``None``: random initialisation;
-    * a file (``.pth``, ``.pth.tar``, ``.pt``, ``.bin``, ``.safetensors``): an original SimTrack checkpoint;
-    * a folder whose ``config.json`` has ``model_type`` "simtrack": a SimTrack ``save_pretrained`` folder (its own
-      config is used);
-    * a folder with a CLIP (vision) config: CLIP vision weights for the backbone, fresh pos_fc/bottleneck/head.
-    """
-    from .convert_simtrack import convert_original_state_dict, load_original_checkpoint, simtrack_from_clip_vision
-
-    if init_from is None or str(init_from) == "":
-        return SimTrackModel(config)
-    path = Path(init_from)
-    if path.is_file():
-        model = SimTrackModel(config)
-        model.load_state_dict(convert_original_state_dict(load_original_checkpoint(path), config), strict=True)
-        return model
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        raise ValueError(f"--init_from {str(init_from)!r}: neither a checkpoint file nor a folder with config.json")
-    model_type = json.loads(config_file.read_text()).get("model_type", "")
-    if model_type == "simtrack":
-        return SimTrackModel.from_pretrained(path)
-    if model_type.startswith("clip"):
-        return simtrack_from_clip_vision(str(path), config)
-    raise ValueError(f"--init_from {str(init_from)!r}: unsupported model_type {model_type!r} (simtrack or clip)")
-
-
-def _ensure_rendered(root: str | os.PathLike, params: dict[str, Any], write: Any) -> Path:
-    """Render a dataset once under ``root``: ``write(tmp)`` fills a temporary sibling folder that is renamed to
-    ``root`` with a ``.complete`` marker recording ``params``. A folder this package rendered with other params
-    is replaced; a non-empty folder without the marker is someone else's and is never touched (ValueError)."""
-    import shutil
-    import tempfile
-
-    root = Path(root)
-    marker = root / ".complete"
-    if marker.is_file():
-        if json.loads(marker.read_text()) == params:
-            return root
-        shutil.rmtree(root)  # ours (the marker says so), rendered with other arguments
-    elif root.exists() and any(root.iterdir()):
-        raise ValueError(
-            f"{root} is not empty and was not rendered by simtrack_hf (no .complete marker); "
-            "choose an empty or new folder"
-        )
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-    try:
-        write(tmp)
-        (tmp / ".complete").write_text(json.dumps(params))
-        if root.exists():
-            root.rmdir()
-        tmp.rename(root)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return root
-
-
-def ensure_synthetic_got10k(
-    root: str | os.PathLike, num_sequences: int = 60, num_frames: int = 40, size: tuple[int, int] = (240, 320),
-    seed: int = 0,
-) -> Path:
-    """Write (once) a deterministic synthetic GOT-10k train split under ``root``; returns ``root``.
-
-    Rendered atomically (see ``_ensure_rendered``): an interrupted run leaves nothing that looks complete.
-    """
-    from .data import write_got10k_dataset
-
-    params = {"num_sequences": num_sequences, "num_frames": num_frames, "size": list(size), "seed": seed}
-    return _ensure_rendered(root, params, lambda tmp: write_got10k_dataset(
-        tmp, num_sequences=num_sequences, num_frames=num_frames, size=tuple(size), seed=seed))
-
-
-def ensure_photo_got10k(
-    root: str | os.PathLike, photo_paths: list[Path], num_sequences: int = 100, num_frames: int = 40,
-    size: tuple[int, int] = (240, 320), seed: int = 0,
-) -> Path:
-    """Write (once) videos rendered from ``photo_paths`` as a GOT-10k train split under ``root``; returns ``root``."""
-    from .data.photos import load_photos, write_photo_dataset
-
-    params = {"photos": [str(p) for p in photo_paths], "num_sequences": num_sequences, "num_frames": num_frames,
-              "size": list(size), "seed": seed, "kind": "photos"}
-    return _ensure_rendered(root, params, lambda tmp: write_photo_dataset(
-        load_photos(photo_paths), tmp, num_sequences=num_sequences, num_frames=num_frames, size=size, seed=seed))
-
-
-_CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")
-
-
-def last_complete_checkpoint(output_dir: str | os.PathLike) -> Path | None:
-    """The newest ``checkpoint-<step>`` folder holding every file a resume needs, or None.
-
-    Incomplete folders (a run killed while saving) are skipped with a warning naming them.
-    """
-    import logging
-
-    folder = Path(output_dir)
-    if not folder.is_dir():
-        return None
-    steps = sorted(
-        (int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[1].isdigit()
-    )
-    for _, path in reversed(steps):
-        missing = [name for name in _CHECKPOINT_FILES if not (path / name).is_file()]
-        if not missing:
-            try:
-                json.loads((path / "trainer_state.json").read_text())
-                return path
-            except ValueError:
-                missing = ["trainer_state.json (unreadable)"]
-        logging.getLogger(__name__).warning("skipping incomplete checkpoint %s (missing %s)", path, ", ".join(missing))
-    return None

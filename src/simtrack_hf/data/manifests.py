@@ -47,9 +47,8 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, Features, Value, concatenate_datasets, load_from_disk
 from datasets import Sequence as HFSequence
-from PIL import Image
 
-from ..video import natural_sort_key
+from ..io.frames import image_size, natural_sort_key
 
 __all__ = [
     "BUILDERS",
@@ -185,15 +184,6 @@ def _check(frame_paths: Sequence[str], boxes: np.ndarray, visible: np.ndarray | 
     return None, boxes, vis, int((~finite).sum())
 
 
-def _image_size(path: str) -> tuple[int, int] | None:
-    """(width, height) from the image header, or None if unreadable."""
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (OSError, ValueError):
-        return None
-
-
 def _report(name: str, total: int, dropped: Counter, notes: Counter) -> None:
     kept = total - sum(dropped.values())
     logger.info("%s manifest: %d of %d sequences kept", name, kept, total)
@@ -245,8 +235,10 @@ class _Collector:
             visible &= np.asarray(part, bool)
         reason, boxes, visible, n_nan = _check(frame_paths, boxes, visible, self.exists)
         if reason is None and size is None:
-            size = _image_size(frame_paths[0])
-            reason = None if size is not None else "unreadable_frame"
+            try:
+                size = image_size(frame_paths[0])
+            except (OSError, ValueError):
+                reason = "unreadable_frame"
         if reason is not None:
             return self.drop(reason)
         self.total += 1

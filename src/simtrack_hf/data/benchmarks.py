@@ -1,4 +1,4 @@
-"""Benchmark readers and result files.
+"""Strict readers of evaluation benchmarks: one `read_<benchmark>` per layout, each -> `BenchmarkSequence`s.
 
 Every reader returns a list of :class:`BenchmarkSequence` (frame paths in natural order, xywh
 ground truth, optional visibility). Layouts (``root`` is the folder you pass):
@@ -26,19 +26,17 @@ from __future__ import annotations
 
 import os
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from ..video import list_image_files, natural_sort_key
+from ..io.frames import PathLike, list_image_files, natural_sort_key
 
 __all__ = [
     "BenchmarkSequence",
     "BENCHMARKS",
-    "natural_sort_key",
     "list_frames",
     "read_box_file",
     "read_lasot",
@@ -49,13 +47,8 @@ __all__ = [
     "read_uav123",
     "read_tnl2k",
     "read_benchmark",
-    "read_results",
-    "write_results",
-    "write_got10k_submission",
-    "write_trackingnet_submission",
 ]
 
-PathLike = str | os.PathLike
 _SEP = re.compile(r"[,\s]+")
 
 
@@ -328,79 +321,3 @@ def read_benchmark(name: str, root: PathLike) -> list[BenchmarkSequence]:
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; expected one of {sorted(BENCHMARKS)}")
     return BENCHMARKS[name](root)
-
-
-# ----------------------------------------------------------------------------- result files
-def read_results(path: PathLike, num_frames: int | None = None) -> np.ndarray:
-    """Read a tracker result file (one ``x,y,w,h`` per line, comma / tab / space) -> (N, 4) float64.
-
-    ValueError naming file and line for malformed or NaN lines, or when ``num_frames`` is given
-    and the file has a different number of boxes.
-    """
-    boxes = read_box_file(path)
-    if num_frames is not None and len(boxes) != num_frames:
-        raise ValueError(f"{path}: {len(boxes)} boxes, expected {num_frames} (one per frame)")
-    return boxes
-
-
-def _format_boxes(boxes, integer: bool, decimals: int, delimiter: str = ",") -> str:
-    boxes = np.asarray(boxes, np.float64)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must have shape (N, 4), got {boxes.shape}")
-    if not np.isfinite(boxes).all():
-        raise ValueError(f"boxes contain NaN or inf at frame {int(np.argmax(~np.isfinite(boxes).all(1)))}")
-    if integer:
-        rows = np.trunc(boxes).astype(np.int64)
-        return "".join(delimiter.join(str(v) for v in r) + "\n" for r in rows)
-    return "".join(delimiter.join(f"{v:.{decimals}f}" for v in r) + "\n" for r in boxes)
-
-
-def write_results(path: PathLike, boxes, *, integer: bool = False, decimals: int = 4, delimiter: str = ",") -> Path:
-    """Write (N, 4) xywh boxes, one ``x,y,w,h`` per line; creates parent folders.
-
-    ``integer=True`` truncates toward zero like the original SimTrack (``astype(int)``): that costs
-    up to 1 px per coordinate and shifts scores slightly; the default keeps ``decimals`` decimals.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_format_boxes(boxes, integer, decimals, delimiter))
-    return path
-
-
-def write_got10k_submission(
-    out_dir: PathLike,
-    results: Mapping[str, np.ndarray],
-    times: Mapping[str, np.ndarray] | None = None,
-    *,
-    repetition: int = 1,
-    decimals: int = 4,
-    zip_path: PathLike | None = None,
-) -> Path:
-    """GOT-10k layout: ``out_dir/<seq>/<seq>_<rep:03d>.txt`` (comma xywh) and, when ``times`` (seconds
-    per frame) is given, ``out_dir/<seq>/<seq>_time.txt``. ``zip_path`` also zips the sequence folders
-    (what the server takes). Returns ``out_dir``."""
-    out_dir = Path(out_dir)
-    for name, boxes in results.items():
-        boxes = np.asarray(boxes, np.float64)
-        write_results(out_dir / name / f"{name}_{repetition:03d}.txt", boxes, decimals=decimals)
-        if times is not None:
-            t = np.asarray(times[name], np.float64).reshape(-1)
-            if len(t) != len(boxes):
-                raise ValueError(f"sequence {name!r}: {len(t)} times for {len(boxes)} boxes")
-            (out_dir / name / f"{name}_time.txt").write_text("".join(f"{v:.8f}\n" for v in t))
-    if zip_path is not None:
-        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name in results:
-                for f in sorted((out_dir / name).iterdir()):
-                    zf.write(f, f"{name}/{f.name}")
-    return out_dir
-
-
-def write_trackingnet_submission(zip_path: PathLike, results: Mapping[str, np.ndarray], *, decimals: int = 4) -> Path:
-    """TrackingNet server format: a zip holding one ``<seq>.txt`` (comma xywh per frame) per sequence."""
-    zip_path = Path(zip_path)
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, boxes in results.items():
-            zf.writestr(f"{name}.txt", _format_boxes(boxes, False, decimals))
-    return zip_path

@@ -2,7 +2,8 @@
 
 Per frame: crop the search region around each target's previous box, run the model once for all targets,
 map the boxes back to the image and clip them (10 px margin). No window, smoothing or template update,
-as the paper. Frames are RGB (see `simtrack_hf.video` for readers that convert OpenCV's BGR).
+as the paper. Frames are RGB (see `simtrack_hf.io.frames` for readers that convert OpenCV's BGR).
+`track_many` advances several trackers that share one model (several videos) in one forward.
 """
 
 from __future__ import annotations
@@ -11,20 +12,18 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from typing import TYPE_CHECKING
-
-from .image_processing_simtrack import SimTrackImageProcessor
-from .modeling_simtrack import SimTrackModel
-from .video import open_frames, to_rgb_uint8
-from .visualization import target_attention_maps
+from ..convert_simtrack import load_pretrained
+from ..image_processing_simtrack import SimTrackImageProcessor, to_rgb_uint8
+from ..io.frames import open_frames
+from ..modeling_simtrack import SimTrackModel
 
 if TYPE_CHECKING:
-    from .onnx_export import OnnxSimTrackRunner
+    from .onnx_runtime import OnnxSimTrackRunner
 
 
 @dataclass
@@ -71,8 +70,8 @@ class SimTrackTracker:
             self.model = model.to(device=self.device, dtype=self.dtype).eval()
         else:  # OnnxSimTrackRunner: takes and returns CPU float32 tensors
             self.device, self.dtype, self.model = torch.device("cpu"), torch.float32, model
-        self._template: tuple[torch.Tensor, torch.Tensor] | None = None  # template + foveal tokens
-        self._template_boxes: torch.Tensor | None = None
+        self.template_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None  # template + foveal tokens
+        self.template_boxes: torch.Tensor | None = None
         self._boxes: np.ndarray | None = None
         self._image_size: tuple[int, int] | None = None
         self._frame_index = 0
@@ -91,7 +90,7 @@ class SimTrackTracker:
         `backend="onnxruntime"` runs a folder written by `simtrack export-onnx` (`model.onnx` + configs).
         """
         if backend == "onnxruntime":
-            from .onnx_export import OnnxSimTrackRunner
+            from .onnx_runtime import OnnxSimTrackRunner
 
             folder = path_or_repo
             if not os.path.isdir(folder):
@@ -101,7 +100,7 @@ class SimTrackTracker:
             return cls(OnnxSimTrackRunner(folder), SimTrackImageProcessor.from_pretrained(folder))
         if backend != "torch":
             raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
-        model = SimTrackModel.from_pretrained(path_or_repo, **kwargs)
+        model = load_pretrained(path_or_repo, **kwargs)
         try:
             processor = SimTrackImageProcessor.from_pretrained(path_or_repo, **kwargs)
         except OSError:  # folder without preprocessor_config.json: derive it from the model config
@@ -119,19 +118,20 @@ class SimTrackTracker:
         """Start tracking the target(s) `boxes` ((4,) or (N, 4) `[x, y, w, h]` pixels) in `frame` (RGB)."""
         frame = to_rgb_uint8(frame)
         template = self.processor.preprocess(frame, boxes, crop="template")
-        self._template_boxes = template["template_boxes"].to(self.device, self.dtype)
+        self.template_boxes = template["template_boxes"].to(self.device, self.dtype)
         with torch.inference_mode():  # template-only work, done once per target and reused exactly
-            self._template = self.model.embed_template(
-                template["pixel_values"].to(self.device, self.dtype), self._template_boxes
+            self.template_embeddings = self.model.embed_template(
+                template["pixel_values"].to(self.device, self.dtype), self.template_boxes
             )
         self._boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
         self._image_size = frame.shape[:2]
         self._frame_index = 0
         return TrackingResult(0, self.boxes, np.ones(len(self._boxes), dtype=np.float32))
 
-    def _search(self, frame: Any) -> Any:
-        """Search crops around the current boxes (a `BatchFeature`), after checking the frame."""
-        if self._template is None:
+    def search_inputs(self, frame: Any) -> Any:
+        """Search crops around the current boxes (a `BatchFeature`: `pixel_values` (N,3,S,S), `resize_factors`,
+        `image_sizes`), after checking the frame; the tracker state is unchanged."""
+        if self.template_embeddings is None:
             raise RuntimeError("call init(frame, boxes) before track(frame)")
         frame = to_rgb_uint8(frame)
         if frame.shape[:2] != self._image_size:
@@ -144,33 +144,6 @@ class SimTrackTracker:
     def track(self, frame: Any) -> TrackingResult:
         """Locate every target in the next RGB `frame`."""
         return track_many([self], [frame])[0]
-
-    @torch.inference_mode()
-    def attention_maps(self, frame: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Target-relevant attention over the search region around the current boxes (state unchanged).
-
-        Returns maps (N, layers, sz, sz) in [0, 1] and the search crops (N, S, S, 3) uint8 RGB they cover;
-        see `simtrack_hf.visualization`. Runs one extra forward with eager attention.
-        """
-        if not isinstance(self.model, torch.nn.Module):
-            raise NotImplementedError("attention_maps needs the PyTorch model (backend='torch')")
-        search = self._search(frame)
-        implementation = self.model.config._attn_implementation
-        self.model.set_attn_implementation("eager")
-        try:
-            outputs = self.model(
-                search_pixel_values=search["pixel_values"].to(self.device, self.dtype),
-                template_embeddings=self._template,
-                output_attentions=True,
-            )
-        finally:
-            self.model.set_attn_implementation(implementation)
-        relevance = 2 * self.model.embeddings.pos_fc_inputs(self._template_boxes)[..., 0] - 1
-        maps = target_attention_maps([a.float() for a in outputs.attentions], relevance.float(), self.model.config)
-        crops, _ = self.processor.crop_around_boxes(
-            frame, self._boxes, self.processor.search_factor, self.processor.search_size
-        )
-        return maps.cpu().numpy(), crops
 
     def track_video(self, source: Any, boxes: Any) -> Iterator[TrackingResult]:
         """Stream results over a video file, image folder, list of frames or any frame iterator.
@@ -201,8 +174,8 @@ def track_many(
     first = trackers[0]
     if any(t.model is not first.model for t in trackers):
         raise ValueError("track_many needs trackers that share one model")
-    searches = list((pool.map if pool else map)(lambda tf: tf[0]._search(tf[1]), zip(trackers, frames)))
-    template = tuple(torch.cat(parts) for parts in zip(*(t._template for t in trackers)))
+    searches = list((pool.map if pool else map)(lambda tf: tf[0].search_inputs(tf[1]), zip(trackers, frames)))
+    template = tuple(torch.cat(parts) for parts in zip(*(t.template_embeddings for t in trackers)))
     outputs = first.model(
         search_pixel_values=torch.cat([s["pixel_values"] for s in searches]).to(first.device, first.dtype),
         template_embeddings=template,

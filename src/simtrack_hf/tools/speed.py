@@ -1,4 +1,7 @@
-"""Speed benchmark: model-only and end-to-end tracker time, FLOPs, GFLOP/s and peak memory per variant and backend.
+"""Speed: model-only and end-to-end tracker time, FLOPs, GFLOP/s and peak memory per variant and backend.
+
+`count_flops` is the one FLOP counter (`FlopCounterMode`, 2 per multiply-add, on a meta-device model unless one is
+given); the model cards' numbers come from it too.
 
 Backends: `eager` / `sdpa` (PyTorch attention implementations), `compile` (torch.compile, slow first call),
 `onnxruntime` (exported per-frame step, needs the `[onnx]` extra), `cuda-fp16` / `cuda-bf16` (GPU only).
@@ -13,11 +16,9 @@ rise over the RSS before timing (Δ); on CUDA `torch.cuda.max_memory_allocated`.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import gc
 import importlib.util
-import json
 import os
 import platform
 import resource
@@ -34,11 +35,13 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from .configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
-from .image_processing_simtrack import SimTrackImageProcessor
-from .modeling_simtrack import SimTrackModel
-from .onnx_export import OnnxSimTrackRunner, SimTrackStep, export_onnx
-from .tracking import SimTrackTracker
+from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
+from ..convert_simtrack import load_config
+from ..image_processing_simtrack import SimTrackImageProcessor
+from ..inference.onnx_runtime import OnnxSimTrackRunner, SimTrackStep
+from ..inference.tracker import SimTrackTracker
+from ..modeling_simtrack import SimTrackModel
+from .export import export_onnx
 
 BACKENDS = ("eager", "sdpa", "compile", "onnxruntime", "cuda-fp16", "cuda-bf16")
 COLUMNS = (
@@ -46,8 +49,8 @@ COLUMNS = (
     "tracker ms p90", "tracker FPS", "GFLOP/s", "matmul GFLOP/s", "% of matmul", "peak MiB", "Δ MiB", "setup s",
 )
 
-__all__ = ["BACKENDS", "COLUMNS", "BenchmarkRow", "add_benchmark_arguments", "analytic_flops", "count_flops",
-           "format_markdown", "machine_info", "matmul_gflops", "run_benchmark", "run_benchmark_command"]
+__all__ = ["BACKENDS", "COLUMNS", "BenchmarkRow", "card_flops", "count_flops", "format_markdown", "machine_info",
+           "matmul_gflops", "measure_speed", "synthetic_frame", "target_boxes"]
 
 
 @dataclass
@@ -114,27 +117,6 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def num_tokens(config: SimTrackConfig) -> int:
-    """Encoder sequence length: template + cls + search + foveal tokens."""
-    return config.template_grid**2 + 1 + config.search_grid**2 + config.foveal_grid**2
-
-
-def analytic_flops(config: SimTrackConfig, batch: int = 1) -> int:
-    """FLOPs (2 per multiply-add) of the per-frame step, counting matmuls and convolutions only (no bias, norms,
-    softmax or activations: the convention of `FlopCounterMode`)."""
-    c, p, i = config.hidden_size, config.patch_size, config.intermediate_size
-    h, d, ch = config.pos_embed_hidden_size, config.head_hidden_size, config.head_channels
-    tz2, sz2, fz2 = config.template_grid**2, config.search_grid**2, config.foveal_grid**2
-    n = num_tokens(config)
-    patch_embedding = 2 * (tz2 + fz2 + sz2) * 3 * p * p * c
-    pos_fc = 2 * tz2 * (3 * h + h * c)
-    layer = 2 * n * (4 * c * c + 2 * c * i) + 4 * n * n * c  # q/k/v/out + MLP, then QK^T and AV
-    bottleneck = 2 * sz2 * c * d
-    widths = [d, ch, ch // 2, ch // 4, ch // 8]
-    tower = sum(2 * sz2 * 9 * a * b for a, b in zip(widths, widths[1:])) + 2 * sz2 * widths[-1]
-    return batch * (patch_embedding + pos_fc + config.num_hidden_layers * layer + bottleneck + 2 * tower)
-
-
 def _sdpa_flops(query_shape: Any, key_shape: Any, value_shape: Any, *args: Any, out_shape: Any = None,
                 **kwargs: Any) -> int:
     return sdpa_flop_count(query_shape, key_shape, value_shape)
@@ -148,22 +130,40 @@ _EXTRA_FLOP_FORMULAS = {
 }
 
 
-def count_flops(config: SimTrackConfig, batch: int = 1, model: SimTrackModel | None = None) -> int:
-    """FLOPs of one per-frame step counted by `FlopCounterMode` (on a meta-device model unless one is given)."""
+def count_flops(config: SimTrackConfig, batch: int = 1, model: SimTrackModel | None = None,
+                cached_template: bool = False) -> int:
+    """FLOPs of one per-frame step (template tokens recomputed, as the exported step does), or with
+    `cached_template` of the forward that reuses them (a tracker's later frames), for `batch` targets.
+
+    Counted by `FlopCounterMode` on a meta-device model (nothing allocated) unless `model` is given.
+    """
     device = "meta" if model is None else next(model.parameters()).device
     if model is None:
         with torch.device("meta"):
             model = SimTrackModel(config).eval()
     dtype = next(model.parameters()).dtype
     t, s = config.template_size, config.search_size
-    inputs = {
-        "template_pixel_values": torch.zeros(batch, 3, t, t, device=device, dtype=dtype),
-        "search_pixel_values": torch.zeros(batch, 3, s, s, device=device, dtype=dtype),
-        "template_boxes": torch.tensor([[0.25, 0.25, 0.5, 0.5]], dtype=dtype).expand(batch, 4).to(device),
-    }
-    with FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOP_FORMULAS) as counter, torch.no_grad():
-        SimTrackStep(model)(**inputs)
+    template = torch.zeros(batch, 3, t, t, device=device, dtype=dtype)
+    search = torch.zeros(batch, 3, s, s, device=device, dtype=dtype)
+    boxes = torch.tensor([[0.25, 0.25, 0.5, 0.5]], dtype=dtype).expand(batch, 4).to(device)
+    with torch.no_grad():
+        cached = model.embeddings.embed_template(template, boxes) if cached_template else None
+        with FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOP_FORMULAS) as counter:
+            if cached is None:
+                SimTrackStep(model)(template, search, boxes)
+            else:
+                model(search_pixel_values=search, template_embeddings=cached)
     return int(counter.get_total_flops())
+
+
+def card_flops(config: SimTrackConfig) -> dict[str, int]:
+    """The model cards' FLOPs at batch 1: `full_forward` (first frame) and `per_frame` (template tokens cached).
+
+    Counted with eager attention, whose matmuls the counter sees on every device.
+    """
+    config = copy.deepcopy(config)
+    config._attn_implementation = "eager"
+    return {"full_forward": count_flops(config), "per_frame": count_flops(config, cached_template=True)}
 
 
 # ------------------------------------------------------------------------------------------------ timing / memory
@@ -338,7 +338,7 @@ def benchmark_backend(
         tracker_ms = [1e3 * run_tracker() for _ in range(frames)]
 
     flops = count_flops(config, batch)
-    mm_key = (batch * num_tokens(config), config.hidden_size, config.intermediate_size, device.type, dtype)
+    mm_key = (batch * config.num_tokens, config.hidden_size, config.intermediate_size, device.type, dtype)
     if mm_key not in matmul_cache:
         matmul_cache[mm_key] = matmul_gflops(*mm_key[:3], device=device, dtype=dtype)
     model_p50, model_p90 = p50_p90(model_ms)
@@ -353,18 +353,14 @@ def benchmark_backend(
     )
 
 
-def resolve_variant(spec: str | SimTrackConfig) -> tuple[str, SimTrackConfig]:
-    """A variant name ("sim-b16"), a config.json path / model folder, or a `SimTrackConfig` -> (label, config)."""
+def _label(spec: str | SimTrackConfig) -> str:
+    """Table label of a variant spec: the name, the config file's stem or the folder's name."""
     if isinstance(spec, SimTrackConfig):
-        return getattr(spec, "name_or_path", "") or "custom", spec
-    if os.path.isfile(spec):
-        return Path(spec).stem, SimTrackConfig.from_json_file(spec)
-    if os.path.isdir(spec):
-        return Path(spec).name, SimTrackConfig.from_pretrained(spec)
-    return spec, SimTrackConfig.from_variant(spec)
+        return getattr(spec, "name_or_path", "") or "custom"
+    return Path(spec).stem if os.path.exists(spec) else spec
 
 
-def run_benchmark(
+def measure_speed(
     variants: Sequence[str | SimTrackConfig] = tuple(SIMTRACK_VARIANTS),
     backends: Sequence[str] | None = None,
     frames: int = 20,
@@ -396,7 +392,8 @@ def run_benchmark(
     matmul_cache: dict[tuple, float] = {}
     with tempfile.TemporaryDirectory(prefix="simtrack-bench-") as workdir:
         for spec in variants:
-            name, config = resolve_variant(spec)
+            name = _label(spec)
+            config = spec if isinstance(spec, SimTrackConfig) else load_config(spec)
             torch.manual_seed(0)
             model = SimTrackModel(config).eval().to(torch_device)
             for backend in backends:
@@ -430,40 +427,3 @@ def format_markdown(result: dict[str, Any]) -> str:
     for skipped in result.get("skipped", []):
         lines.append(f"\nSkipped {skipped['variant']} / {skipped['backend']}: {skipped['reason']}.")
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------------ command line
-def add_benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of `simtrack benchmark` / `scripts/benchmark_speed.py`."""
-    parser.add_argument("--variants", default=",".join(SIMTRACK_VARIANTS),
-                        help="comma-separated variant names or config.json paths (default: all four)")
-    parser.add_argument("--backends", default="auto",
-                        help=f"comma-separated from {', '.join(BACKENDS)}; 'auto' = all available except compile")
-    parser.add_argument("--compile", action="store_true", help="also benchmark torch.compile (slow first call)")
-    parser.add_argument("--frames", type=int, default=20, help="timed frames per measurement (default 20)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up calls (default 3)")
-    parser.add_argument("--threads", type=int, default=None, help="torch / ONNX Runtime / OpenCV threads")
-    parser.add_argument("--batch", type=int, default=1, help="targets tracked per frame (N rows of one forward)")
-    parser.add_argument("--device", default=None, help="device of the PyTorch backends (default: cuda if present)")
-    parser.add_argument("--json", nargs="?", const="-", metavar="PATH",
-                        help="write JSON to PATH; without PATH print JSON instead of the table")
-    return parser
-
-
-def run_benchmark_command(args: argparse.Namespace) -> dict[str, Any]:
-    """Run `run_benchmark` from parsed arguments; print the markdown table and/or JSON."""
-    if args.frames < 1 or args.warmup < 0 or args.batch < 1:
-        raise ValueError("--frames and --batch must be >= 1, --warmup >= 0")
-    backends = None if args.backends == "auto" else [b.strip() for b in args.backends.split(",") if b.strip()]
-    if args.compile:
-        backends = (backends or available_backends(default_device(args.device))) + ["compile"]
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    result = run_benchmark(variants, backends, frames=args.frames, warmup=args.warmup, batch=args.batch,
-                           threads=args.threads, device=args.device)
-    if args.json == "-":
-        print(json.dumps(result, indent=2))
-    else:
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2))
-        print(format_markdown(result))
-    return result

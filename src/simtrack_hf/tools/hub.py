@@ -1,34 +1,33 @@
-"""Hub export of SimTrack variants: model cards, the exact upload folder, offline-cache import and the push.
+"""Hub export of SimTrack variants: model cards, the exact upload folder and the push.
 
 The upload folder holds `config.json`, `model.safetensors`, `preprocessor_config.json`, `README.md` (the model card)
 and the modelling code (`configuration_simtrack.py`, `modeling_simtrack.py`, `image_processing_simtrack.py`) with
-`auto_map` entries, so `trust_remote_code=True` works without `simtrack_hf`. `scripts/push_to_hub.py` is the CLI.
+`auto_map` entries, so `trust_remote_code=True` works without `simtrack_hf`. Cards are rendered from
+`simtrack_hf/model_cards/` (shipped in the package); the command is `simtrack push-to-hub`.
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
 import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
-from .configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
-from .image_processing_simtrack import SimTrackImageProcessor
-from .modeling_simtrack import SimTrackModel
+from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
+from ..convert_simtrack import WeightsKind, load_model, parity_check
+from ..image_processing_simtrack import SimTrackImageProcessor
+from ..modeling_simtrack import SimTrackModel
+from .speed import card_flops
 
-MODEL_CARDS_DIR = Path(__file__).resolve().parents[2] / "model_cards"
+MODEL_CARDS_DIR = Path(__file__).resolve().parents[1] / "model_cards"
 UPLOAD_FILES = frozenset({
     "README.md", "config.json", "model.safetensors", "preprocessor_config.json",
     "configuration_simtrack.py", "modeling_simtrack.py", "image_processing_simtrack.py",
@@ -47,7 +46,7 @@ _MISSING = object()
 class WeightsSource:
     """Where the uploaded weights come from; `describe()` is the card's Weights section."""
 
-    kind: Literal["original", "folder", "clip"]
+    kind: WeightsKind
     path: str
     sha256: str | None = None
     note: str = ""
@@ -103,24 +102,16 @@ def load_weights(
     `config` (default: the variant preset) is used for `checkpoint` and `clip`; a folder brings its own config,
     which must match the preset unless `allow_config_mismatch`.
     """
-    from .convert_simtrack import convert_original_state_dict, load_original_checkpoint, simtrack_from_clip_vision
-
-    if sum(x is not None for x in (checkpoint, from_folder, clip)) != 1:
+    sources = {"original": checkpoint, "folder": from_folder, "clip": clip}
+    given = [(kind, path) for kind, path in sources.items() if path is not None]
+    if len(given) != 1:
         raise ValueError("give exactly one weights source: checkpoint, from_folder or clip")
-    config = config or SimTrackConfig.from_variant(variant)
-    if checkpoint is not None:
-        model = SimTrackModel(config)
-        model.load_state_dict(convert_original_state_dict(load_original_checkpoint(checkpoint), config), strict=True)
-        source = WeightsSource("original", str(checkpoint), sha256=file_sha256(checkpoint))
-    elif clip is not None:
-        model = simtrack_from_clip_vision(str(clip), config)
-        source = WeightsSource("clip", str(clip))
-    else:
-        model = SimTrackModel.from_pretrained(from_folder)
-        differences = config_differences(model.config, variant)
-        if differences and not allow_config_mismatch:
-            raise ValueError(f"{from_folder} is not a {variant} model (config vs preset): {differences}")
-        source = WeightsSource("folder", str(from_folder))
+    kind, path = given[0]
+    model = load_model(path, config or SimTrackConfig.from_variant(variant), kind=kind)
+    differences = config_differences(model.config, variant) if kind == "folder" else {}
+    if differences and not allow_config_mismatch:
+        raise ValueError(f"{from_folder} is not a {variant} model (config vs preset): {differences}")
+    source = WeightsSource(kind, str(path), sha256=file_sha256(path) if kind == "original" else None)
     processor = SimTrackImageProcessor.from_model_config(model.config)
     if from_folder is not None and (Path(from_folder) / "preprocessor_config.json").is_file():
         processor = SimTrackImageProcessor.from_pretrained(from_folder)
@@ -135,37 +126,10 @@ def count_parameters(config: SimTrackConfig) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def measure_flops(config: SimTrackConfig, device: str = "meta") -> dict[str, int]:
-    """FLOPs (FlopCounterMode, 2 per multiply-add) at batch 1: `full_forward` and `per_frame` (template cached).
-
-    On the meta device nothing is allocated, so the full-size variants take well under a second each. Attention is
-    eager: the counter does not see the fused CPU SDPA kernel (it would drop 4·L²·C FLOPs per layer).
-    """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    config = copy.deepcopy(config)
-    config._attn_implementation = "eager"
-    with torch.device(device):
-        model = SimTrackModel(config).eval()
-        t, s = config.template_size, config.search_size
-        template, search = torch.zeros(1, 3, t, t), torch.zeros(1, 3, s, s)
-        boxes = torch.tensor([[0.25, 0.25, 0.5, 0.5]])
-    counts = {}
-    with torch.no_grad():
-        with FlopCounterMode(display=False) as counter:  # embeddings called directly: no data-dependent checks
-            cached = model.embeddings.embed_template(template, boxes)
-            model(search_pixel_values=search, template_embeddings=cached)
-        counts["full_forward"] = counter.get_total_flops()
-        with FlopCounterMode(display=False) as counter:
-            model(search_pixel_values=search, template_embeddings=cached)
-        counts["per_frame"] = counter.get_total_flops()
-    return counts
-
-
 def load_variant_data(cards_dir: Path = MODEL_CARDS_DIR) -> dict[str, Any]:
     path = Path(cards_dir) / "variants.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run from a simtrack_hf source checkout (model_cards/)")
+        raise FileNotFoundError(f"{path} not found: the model card data is missing from this installation")
     return json.loads(path.read_text())
 
 
@@ -173,7 +137,7 @@ def write_measured_flops(cards_dir: Path = MODEL_CARDS_DIR) -> dict[str, dict[st
     """Re-measure every variant's FLOPs on the meta device and store them in variants.json."""
     data = load_variant_data(cards_dir)
     for name, entry in data["variants"].items():
-        entry["flops"] = measure_flops(SimTrackConfig.from_variant(name))
+        entry["flops"] = card_flops(SimTrackConfig.from_variant(name))
     data["flops_measured_with"]["torch"] = torch.__version__
     (Path(cards_dir) / "variants.json").write_text(json.dumps(data, indent=2) + "\n")
     return {name: entry["flops"] for name, entry in data["variants"].items()}
@@ -233,7 +197,7 @@ def render_card(
         "search_grid": preset.search_grid,
         "foveal_grid": preset.foveal_grid,
         "foveal_window": f"{o}..{o + f - 1}" + (" (shifted by half a patch)" if preset.foveal_shift else " (centred)"),
-        "num_tokens": preset.template_grid**2 + 1 + preset.search_grid**2 + preset.foveal_grid**2,
+        "num_tokens": preset.num_tokens,
         "parameters_m": f"{count_parameters(preset) / 1e6:.1f}",
         "gflops": f"{flops['full_forward'] / 1e9:.1f}",
         "gmacs": f"{flops['full_forward'] / 2e9:.1f}",
@@ -282,27 +246,6 @@ def remote_code_registration() -> Iterator[None]:
                     cls._auto_class = value
 
 
-def _seeded_inputs(config: SimTrackConfig, seed: int = 0) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    t, s = config.template_size, config.search_size
-    return {
-        "template_pixel_values": torch.randn(2, 3, t, t, generator=g),
-        "search_pixel_values": torch.randn(2, 3, s, s, generator=g),
-        "template_boxes": torch.tensor([[0.25, 0.25, 0.5, 0.5], [0.3, 0.2, 0.4, 0.6]]),
-    }
-
-
-def parity_check(model: SimTrackModel, folder: str | os.PathLike, atol: float = 1e-6) -> float:
-    """Reload `folder` and compare its boxes with `model` on a fixed seeded input; raise if they differ."""
-    reloaded = SimTrackModel.from_pretrained(folder).eval()
-    inputs = _seeded_inputs(model.config)
-    with torch.inference_mode():
-        diff = (model.eval()(**inputs).pred_boxes - reloaded(**inputs).pred_boxes).abs().max().item()
-    if not diff <= atol:
-        raise RuntimeError(f"{folder} does not reproduce the model's boxes (max difference {diff:.2e})")
-    return diff
-
-
 def export_for_hub(
     model: SimTrackModel,
     processor: SimTrackImageProcessor,
@@ -330,36 +273,7 @@ def export_for_hub(
     return sorted(p.name for p in out.iterdir())
 
 
-# ---------------------------------------------------------------------------------------- cache and push
-def add_to_hf_cache(
-    folder: str | os.PathLike,
-    repo_id: str,
-    cache_dir: str | os.PathLike,
-    commit_hash: str | None = None,
-    refs: Sequence[str] = ("main",),
-) -> str:
-    """Copy a folder into a Hugging Face cache as snapshot `commit_hash` of `repo_id`, pointed to by `refs`.
-
-    For offline machines and tests: `from_pretrained(repo_id, revision=ref or commit_hash)` then loads it with
-    HF_HUB_OFFLINE=1. Returns the commit hash (by default a hash of the files).
-    """
-    files = sorted(p for p in Path(folder).iterdir() if p.is_file())
-    if commit_hash is None:
-        digest = hashlib.sha1()
-        for path in files:
-            digest.update(path.name.encode() + path.read_bytes())
-        commit_hash = digest.hexdigest()
-    repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
-    snapshot = repo / "snapshots" / commit_hash
-    snapshot.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        shutil.copy2(path, snapshot / path.name)
-    for ref in refs:
-        (repo / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
-        (repo / "refs" / ref).write_text(commit_hash)  # no trailing newline, as huggingface_hub writes it
-    return commit_hash
-
-
+# ---------------------------------------------------------------------------------------------- the push
 def push_folder(
     folder: str | os.PathLike,
     repo_id: str,
@@ -388,66 +302,8 @@ def push_folder(
     return str(getattr(info, "commit_url", info))
 
 
-# ----------------------------------------------------------------------------------------------------- CLI
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="push_to_hub.py",
-        description="Upload a SimTrack variant (weights, processor, remote code, model card) to the Hugging Face Hub.",
-    )
-    p.add_argument("--variant", choices=sorted(SIMTRACK_VARIANTS))
-    p.add_argument("--repo-id", help="ORG/NAME on the Hub")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--checkpoint", help="original SimTrack .pth (converted and parity-checked)")
-    source.add_argument("--from-folder", help="a simtrack_hf training output (save_pretrained folder)")
-    source.add_argument("--clip", help="a CLIPVisionModel folder: CLIP initialisation, untrained head")
-    p.add_argument("--dry-run", metavar="DIR", help="write the exact upload folder to DIR and push nothing")
-    p.add_argument("--private", action="store_true", help="create the repo as private")
-    p.add_argument("--revision", "--branch", dest="revision", help="branch to push to (created if missing)")
-    p.add_argument("--commit-message")
-    p.add_argument("--weights-note", default="", help="extra text for the card's Weights section (e.g. training)")
-    p.add_argument("--allow-config-mismatch", action="store_true",
-                   help="accept a --from-folder config that differs from the variant preset (noted in the card)")
-    p.add_argument("--write-cards", action="store_true", help="regenerate model_cards/<variant>.md and exit")
-    p.add_argument("--measure-flops", action="store_true", help="re-measure FLOPs into model_cards/variants.json")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.measure_flops or args.write_cards:
-        if args.measure_flops:
-            for name, flops in write_measured_flops().items():
-                first, later = flops["full_forward"] / 1e9, flops["per_frame"] / 1e9
-                print(f"{name}: {first:.2f} GFLOPs first frame, {later:.2f} later frames")
-        if args.write_cards:
-            print("\n".join(f"wrote {path}" for path in write_cards()))
-        return 0
-    if not (args.variant and args.repo_id) or not (args.checkpoint or args.from_folder or args.clip):
-        parser.error("give --variant, --repo-id and one of --checkpoint / --from-folder / --clip")
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", args.repo_id):
-        parser.error(f"--repo-id must look like ORG/NAME, got {args.repo_id!r}")
-    try:
-        model, processor, source = load_weights(
-            args.variant, checkpoint=args.checkpoint, from_folder=args.from_folder, clip=args.clip,
-            allow_config_mismatch=args.allow_config_mismatch,
-        )
-    except (ValueError, OSError) as err:
-        raise SystemExit(f"error: {err}") from err
-    source.note = args.weights_note
-    if args.dry_run:
-        files = export_for_hub(model, processor, args.variant, args.dry_run, source, repo_id=args.repo_id)
-        print(f"dry run: wrote {args.dry_run} ({', '.join(files)}); nothing pushed")
-        return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        export_for_hub(model, processor, args.variant, tmp, source, repo_id=args.repo_id)
-        url = push_folder(tmp, args.repo_id, private=args.private, revision=args.revision,
-                          commit_message=args.commit_message)
-    print(f"pushed {args.repo_id}: {url}")
-    return 0
-
-
 __all__ = [
-    "WeightsSource", "add_to_hf_cache", "count_parameters", "export_for_hub", "load_weights", "measure_flops",
-    "parity_check", "push_folder", "remote_code_registration", "render_card", "write_cards",
+    "AUTO_CLASSES", "MODEL_CARDS_DIR", "UPLOAD_FILES", "WeightsSource", "config_differences", "count_parameters",
+    "export_for_hub", "file_sha256", "load_variant_data", "load_weights", "push_folder", "remote_code_registration",
+    "render_card", "write_cards", "write_measured_flops",
 ]

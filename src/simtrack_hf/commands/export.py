@@ -1,0 +1,51 @@
+"""`simtrack export-onnx`: export the per-frame step to ONNX and check ONNX Runtime against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="save_pretrained folder or Hub repo to export")
+    source.add_argument("--variant", choices=sorted(SIMTRACK_VARIANTS),
+                        help="export a randomly initialised variant instead (for speed tests)")
+    parser.add_argument("--output", required=True, help="folder for model.onnx, model.onnx.data and the configs")
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    parser.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime vs PyTorch check")
+    parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs box difference the check accepts")
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    """Export, then check ONNX Runtime against PyTorch at batch 1 and 3 (fails above `--tolerance`)."""
+    import torch
+
+    from ..convert_simtrack import load_pretrained
+    from ..image_processing_simtrack import SimTrackImageProcessor
+    from ..inference.onnx_runtime import ONNX_FILE, OnnxSimTrackRunner
+    from ..modeling_simtrack import SimTrackModel
+    from ..tools.export import export_onnx, onnx_parity
+
+    processor = None
+    if args.model:
+        model = load_pretrained(args.model)
+        try:
+            processor = SimTrackImageProcessor.from_pretrained(args.model)
+        except OSError:
+            processor = None
+    else:
+        torch.manual_seed(0)
+        model = SimTrackModel(SimTrackConfig.from_variant(args.variant))
+    path = export_onnx(model, args.output, processor=processor, opset_version=args.opset)
+    size = sum(f.stat().st_size for f in path.parent.glob(f"{ONNX_FILE}*")) / 2**20
+    print(f"wrote {path} (+ {ONNX_FILE}.data, config.json, preprocessor_config.json; {size:.0f} MiB)")
+    if not args.no_check:
+        parity = onnx_parity(OnnxSimTrackRunner(path), model)
+        for batch, diff in parity.items():
+            print(f"batch {batch}: max |boxes diff| {diff['pred_boxes']:.1e}, max |scores diff| {diff['scores']:.1e}")
+        worst = max(diff["pred_boxes"] for diff in parity.values())
+        if worst > args.tolerance:
+            raise ValueError(f"ONNX Runtime boxes differ from PyTorch by {worst:.2e} > {args.tolerance:.0e}")

@@ -1,0 +1,89 @@
+"""ONNX export of the per-frame step (`SimTrackStep`) and its parity check against PyTorch.
+
+`export_onnx` writes `model.onnx` (+ `model.onnx.data`), `config.json` and `preprocessor_config.json`; the folder
+runs with `SimTrackTracker.from_pretrained(folder, backend="onnxruntime")`. Needs the `[onnx]` extra
+(onnx, onnxscript, onnxruntime).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..configuration_simtrack import SimTrackConfig
+from ..image_processing_simtrack import SimTrackImageProcessor
+from ..inference.onnx_runtime import INPUT_NAMES, ONNX_FILE, OUTPUT_NAMES, OnnxSimTrackRunner, SimTrackStep
+from ..modeling_simtrack import SimTrackModel
+
+__all__ = ["example_inputs", "export_onnx", "onnx_parity"]
+
+
+def example_inputs(config: SimTrackConfig, batch_size: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random normalised crops and valid template boxes (normalised xywh) for `batch_size` targets."""
+    generator = torch.Generator().manual_seed(seed)
+    t, s = config.template_size, config.search_size
+    xy = 0.2 + 0.2 * torch.rand(batch_size, 2, generator=generator)
+    wh = 0.2 + 0.3 * torch.rand(batch_size, 2, generator=generator)
+    return {
+        "template_pixel_values": torch.randn(batch_size, 3, t, t, generator=generator),
+        "search_pixel_values": torch.randn(batch_size, 3, s, s, generator=generator),
+        "template_boxes": torch.cat((xy, wh), dim=1),
+    }
+
+
+def export_onnx(
+    model: SimTrackModel,
+    output_dir: str | os.PathLike,
+    processor: SimTrackImageProcessor | None = None,
+    opset_version: int = 18,
+) -> Path:
+    """Write `model.onnx` (+ `.onnx.data`), `config.json` and `preprocessor_config.json` to `output_dir`.
+
+    The model is exported on CPU in float32 (a copy is not made: it is moved there and set to eval mode).
+    Returns the path of `model.onnx`.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu", torch.float32).eval()
+    inputs = example_inputs(model.config, batch_size=2)  # 2, not 1: batch 1 would be specialised away
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    path = output_dir / ONNX_FILE
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # "torchvision is not installed" notices
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # export chatter (deprecations, axis renaming)
+            program = torch.onnx.export(
+                SimTrackStep(model).eval(), (), kwargs=inputs, dynamo=True, opset_version=opset_version,
+                input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
+                dynamic_shapes={name: {0: batch} for name in INPUT_NAMES}, verbose=False,
+            )
+    finally:
+        logger.setLevel(level)
+    program.save(str(path), external_data=True)
+    model.config.save_pretrained(output_dir)
+    (processor or SimTrackImageProcessor.from_model_config(model.config)).save_pretrained(output_dir)
+    return path
+
+
+def onnx_parity(
+    runner: OnnxSimTrackRunner, model: SimTrackModel, batch_sizes: tuple[int, ...] = (1, 3)
+) -> dict[int, dict[str, float]]:
+    """Max abs difference of boxes and scores, ONNX Runtime vs PyTorch (float32, CPU), per batch size."""
+    step = SimTrackStep(model.to("cpu", torch.float32).eval())
+    result = {}
+    for batch in batch_sizes:
+        inputs = example_inputs(model.config, batch, seed=batch)
+        with torch.inference_mode():
+            boxes, scores = step(**inputs)
+        outputs = runner(**inputs)
+        result[batch] = {
+            "pred_boxes": (outputs.pred_boxes - boxes).abs().max().item(),
+            "scores": (outputs.scores - scores).abs().max().item(),
+        }
+    return result
