@@ -137,10 +137,14 @@ def test_return_dict_false_tuple_order():
         out = model(**inputs, labels=labels)
         tup = model(**inputs, labels=labels, return_dict=False)
     assert isinstance(tup, tuple)
-    expected = [out.loss, out.pred_boxes, out.scores, out.corner_logits, out.last_hidden_state]
+    expected = [out.loss, out.loss_dict, out.pred_boxes, out.scores, out.corner_logits, out.last_hidden_state]
     assert len(tup) == len(expected)
-    for a, b in zip(tup, expected):
+    assert tup[1].keys() == {"giou_loss", "l1_loss", "mean_iou"}
+    for a, b in zip(tup[:1] + tup[2:], expected[:1] + expected[2:]):
         assert torch.equal(a, b)
+    for name, value in out.loss_dict.items():
+        assert torch.equal(tup[1][name], value) and torch.equal(value, simtrack_loss(out.pred_boxes, labels,
+                                                                                     model.config)[name])
 
 
 def test_deterministic():

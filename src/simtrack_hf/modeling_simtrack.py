@@ -29,6 +29,8 @@ from .configuration_simtrack import SimTrackConfig
 class SimTrackOutput(ModelOutput):
     r"""
     loss (`torch.FloatTensor` of shape `()`, *optional*): giou_weight·GIoU + l1_weight·L1 when `labels` are given.
+    loss_dict (`dict[str, torch.FloatTensor]`, *optional*): the detached terms of `loss` for logging: `giou_loss`,
+        `l1_loss` and `mean_iou` (over the non-degenerate predictions), each of shape `()`.
     pred_boxes (`torch.FloatTensor` of shape `(B, 4)`): box as normalised (cx, cy, w, h) in the search crop.
     scores (`torch.FloatTensor` of shape `(B,)`): confidence in [0, 1]: sqrt(max p_tl · max p_br), the geometric
         mean of the peak probabilities of the two softmax-normalised corner heatmaps (1 = both corners certain).
@@ -39,6 +41,7 @@ class SimTrackOutput(ModelOutput):
     """
 
     loss: torch.FloatTensor | None = None
+    loss_dict: dict[str, torch.FloatTensor] | None = None
     pred_boxes: torch.FloatTensor | None = None
     scores: torch.FloatTensor | None = None
     corner_logits: torch.FloatTensor | None = None
@@ -85,10 +88,13 @@ def resize_patch_positions(table: torch.Tensor, grid: int) -> torch.Tensor:
     return table.flatten(2)[0].transpose(0, 1)
 
 
-def validate_boxes(boxes: torch.Tensor, name: str, batch_size: int) -> None:
-    """Raise `ValueError` unless `boxes` is (B, 4), finite, with positive width and height."""
+def validate_boxes(boxes: torch.Tensor, name: str, batch_size: int, check_values: bool = True) -> None:
+    """Raise `ValueError` unless `boxes` is (B, 4) and, with `check_values` (a host sync), finite with positive
+    width and height."""
     if boxes.shape != (batch_size, 4):
         raise ValueError(f"{name} must have shape ({batch_size}, 4), got {tuple(boxes.shape)}")
+    if not check_values:
+        return
     if not torch.isfinite(boxes).all():
         raise ValueError(f"{name} contains NaN or infinite values: {boxes.tolist()}")
     if (boxes[:, 2:] <= 0).any():
@@ -210,25 +216,24 @@ def simtrack_loss(pred_boxes: torch.Tensor, labels: torch.Tensor, config: SimTra
     The target is clamped to [0, 1] (as the original). A *degenerate* prediction (x2 < x1 or y2 < y1) has no
     meaningful GIoU: the original zeroes the GIoU term of the whole batch. Here only that sample leaves the
     GIoU mean (which averages over the non-degenerate samples; 0 if none); its L1 term still trains it.
+    No data-dependent shapes or checks (no host sync): degenerate rows are replaced by their target before the
+    GIoU, so they carry neither a term nor a gradient.
     Returns `loss`, `giou_loss`, `l1_loss`, `mean_iou` (over non-degenerate samples) and `num_degenerate`.
     """
-    if not torch.isfinite(labels).all():
-        raise ValueError(f"labels contain NaN or infinite values: {labels.tolist()}")
-    if not torch.isfinite(pred_boxes).all():
-        raise ValueError("pred_boxes contain NaN: the model diverged (check the learning rate and inputs)")
     pred = box_cxcywh_to_xyxy(pred_boxes)
     target = box_cxcywh_to_xyxy(labels).clamp(0.0, 1.0)
     valid = (pred[:, 2:] >= pred[:, :2]).all(-1)
-    giou, iou = generalized_box_iou(pred[valid], target[valid])  # degenerate rows never enter (no NaN grads)
-    count = valid.sum().clamp(min=1)
-    giou_loss = (1 - giou).sum() / count
+    giou, iou = generalized_box_iou(torch.where(valid[:, None], pred, target), target)
+    weights = valid.to(giou.dtype)
+    count = weights.sum().clamp(min=1)
+    giou_loss = ((1 - giou) * weights).sum() / count
     l1_loss = F.l1_loss(pred, target)
     loss = config.giou_loss_weight * giou_loss + config.l1_loss_weight * l1_loss
     return {
         "loss": loss,
         "giou_loss": giou_loss.detach(),
         "l1_loss": l1_loss.detach(),
-        "mean_iou": (iou.sum() / count).detach(),
+        "mean_iou": ((iou * weights).sum() / count).detach(),
         "num_degenerate": (~valid).sum(),
     }
 
@@ -242,22 +247,10 @@ class SimTrackPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["CLIPEncoderLayer"]
     _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
     _supports_attention_backend = True
     _can_record_outputs = {"hidden_states": CLIPEncoderLayer, "attentions": CLIPAttention}
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        """As `PreTrainedModel.from_pretrained`, but a checkpoint that does not fill the model exactly (another
-        variant, a truncated file) raises `ValueError` instead of silently re-initialising weights. Pass
-        `ignore_mismatched_sizes=True` to accept re-initialised weights deliberately."""
-        return_info = kwargs.pop("output_loading_info", False)
-        accept = kwargs.pop("ignore_mismatched_sizes", False)
-        model, info = super().from_pretrained(*args, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
-        problems = {k: info.get(k) for k in ("missing_keys", "mismatched_keys") if info.get(k)}
-        if problems and not accept:
-            details = "; ".join(f"{k} ({len(v)}): {sorted(map(str, v))[:8]}" for k, v in problems.items())
-            raise ValueError(f"checkpoint does not match this SimTrackConfig (wrong variant?): {details}")
-        return (model, info) if return_info else model
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
@@ -285,6 +278,11 @@ class SimTrackModel(SimTrackPreTrainedModel):
         self.box_head = SimTrackCornerHead(config)
         self.post_init()
 
+    @property
+    def _check_values(self) -> bool:
+        """Whether inputs get data-dependent checks: outside training and outside `torch.compile` tracing."""
+        return not self.training and not torch.compiler.is_compiling()
+
     def _check_pixels(self, name: str, pixels: torch.Tensor, size: int) -> None:
         if pixels.ndim != 4 or pixels.shape[1:] != (3, size, size):
             raise ValueError(f"{name} must have shape (B, 3, {size}, {size}) for this config, got {tuple(pixels.shape)}")
@@ -295,12 +293,13 @@ class SimTrackModel(SimTrackPreTrainedModel):
         """Template and foveal tokens ((B, tz², C), (B, fz², C)) to pass as `template_embeddings` on later frames.
 
         Every layer mixes template and search tokens, so only this pre-encoder part can be reused; reusing it
-        gives bit-identical outputs.
+        gives bit-identical outputs. Box values are checked outside training (in training the data pipeline
+        guarantees them, and a check would cost a host sync per step).
         """
         self._check_pixels("template_pixel_values", template_pixel_values, self.config.template_size)
         if template_boxes.ndim == 1:
             template_boxes = template_boxes.expand(template_pixel_values.shape[0], 4)
-        validate_boxes(template_boxes, "template_boxes", template_pixel_values.shape[0])
+        validate_boxes(template_boxes, "template_boxes", template_pixel_values.shape[0], self._check_values)
         return self.embeddings.embed_template(template_pixel_values, template_boxes)
 
     @merge_with_config_defaults
@@ -348,12 +347,15 @@ class SimTrackModel(SimTrackPreTrainedModel):
         pred_boxes = box_xyxy_to_cxcywh(boxes_xyxy)
         scores = probs.amax(-1).prod(-1).sqrt()
 
-        loss = None
+        loss = loss_dict = None
         if labels is not None:
-            validate_boxes(labels, "labels", pred_boxes.shape[0])
-            loss = simtrack_loss(pred_boxes, labels, self.config)["loss"]
+            validate_boxes(labels, "labels", pred_boxes.shape[0], self._check_values)
+            terms = simtrack_loss(pred_boxes, labels, self.config)
+            loss = terms["loss"]
+            loss_dict = {name: terms[name] for name in ("giou_loss", "l1_loss", "mean_iou")}
         return SimTrackOutput(
-            loss=loss, pred_boxes=pred_boxes, scores=scores, corner_logits=corner_logits, last_hidden_state=last_hidden_state
+            loss=loss, loss_dict=loss_dict, pred_boxes=pred_boxes, scores=scores, corner_logits=corner_logits,
+            last_hidden_state=last_hidden_state,
         )
 
 

@@ -23,7 +23,6 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import Trainer, TrainingArguments
 
-from ..modeling_simtrack import simtrack_loss
 
 __all__ = ["SimTrackTrainer", "SimTrackTrainingArguments", "StepDecay", "plan_training", "simtrack_param_groups"]
 
@@ -101,7 +100,8 @@ class SimTrackTrainer(Trainer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._metric_sums = torch.zeros(len(self._metric_names) + 1, dtype=torch.float64)
+        # sums of the logged terms and their count, kept on the training device (no host sync per step)
+        self._metric_sums = torch.zeros(len(self._metric_names) + 1, dtype=torch.float32, device=self.args.device)
 
     def _arg(self, name: str, default: float) -> float:
         return float(getattr(self.args, name, default))
@@ -134,16 +134,14 @@ class SimTrackTrainer(Trainer):
         num_items_in_batch: Any = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         outputs = model(**inputs)
-        if model.training and "labels" in inputs:
-            config = self.accelerator.unwrap_model(model).config
-            stats = simtrack_loss(outputs.pred_boxes.detach(), inputs["labels"], config)
-            values = [stats[name].item() for name in self._metric_names]
-            self._metric_sums += torch.tensor([*values, 1.0], dtype=torch.float64)
+        if model.training and outputs.loss_dict is not None:
+            terms = torch.stack([outputs.loss_dict[name] for name in self._metric_names]).float()
+            self._metric_sums += torch.cat((terms.to(self._metric_sums.device), terms.new_ones(1)))
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:  # a training log: reached by every rank together, so the reduction is safe
-            sums = self._metric_sums.to(self.args.device)
+            sums = self._metric_sums
             if self.args.world_size > 1:
                 sums = self.accelerator.reduce(sums, reduction="sum")
             if sums[-1] > 0:
