@@ -76,7 +76,7 @@ def test_harness_table_and_json(tmp_path, capsys, restore_threads):
     assert [c.strip() for c in lines[header].strip("|").split("|")] == list(COLUMNS)
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[header + 2:] if line.startswith("|")]
     assert [row[1] for row in rows] == backends and all(len(row) == len(COLUMNS) for row in rows)
-    assert "AMD" in lines[0] or "Machine:" in lines[0]
+    assert lines[0].startswith("Machine:")
 
     result = json.loads((tmp_path / "out.json").read_text())
     assert result["machine"]["threads"] == 1 and result["machine"]["torch"] == torch.__version__

@@ -145,7 +145,7 @@ def test_full_size_original_keys_map_and_parameter_counts(variant):
 
 
 def test_reference_parameter_counts():
-    """reference_spec.md §1.8 (original code, incl. BN statistics): 88.6 / 90.3 / 306.7 / 60.3 M."""
+    """Parameter counts of the original code (BatchNorm statistics included): 88.6 / 90.3 / 306.7 / 60.3 M."""
     expected = {"sim-b16": 88.6, "sim-b32": 90.3, "sim-l14": 306.7, "sim-b16star": 60.3}
     for variant, millions in expected.items():
         total = sum(torch.Size(shape).numel() for shape in key_list(variant).values())

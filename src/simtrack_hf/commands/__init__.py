@@ -14,41 +14,33 @@ import sys
 from . import convert, evaluate, export, push, speed, track, train
 
 
+# name, help, option builder, runner (and for `train` the parent parser holding its dataclass fields)
+_SUBCOMMANDS = (
+    ("convert", "convert an original SimTrack checkpoint to a save_pretrained folder", convert.add_arguments,
+     convert.run),
+    ("track", "track a target through a video file, image folder or camera", track.add_track_arguments, track.track),
+    ("demo", "track the target of a generated video with the shipped demo model", track.add_demo_arguments,
+     track.demo),
+    ("evaluate", "one-pass evaluation on a benchmark: results, table and plots", evaluate.add_arguments,
+     evaluate.run),
+    ("benchmark", "speed, FLOPs and memory per variant and backend (markdown table)", speed.add_arguments, speed.run),
+    ("export-onnx", "export the per-frame step to ONNX and check it against PyTorch", export.add_arguments,
+     export.run),
+    ("train", "train with the SimTrack recipe (every TrainingArguments field is an option)", train.add_arguments,
+     train.run),
+    ("push-to-hub", "upload a variant (weights, code, card) to the Hub, or write the upload folder",
+     push.add_arguments, push.run),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simtrack", description="SimTrack visual object tracking")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    p = commands.add_parser("convert", help="convert an original SimTrack checkpoint to a save_pretrained folder")
-    convert.add_arguments(p)
-    p.set_defaults(func=convert.run)
-
-    p = commands.add_parser("track", help="track a target through a video file, image folder or camera")
-    track.add_track_arguments(p)
-    p.set_defaults(func=track.track)
-
-    p = commands.add_parser("demo", help="track the target of a generated video with the shipped demo model")
-    track.add_demo_arguments(p)
-    p.set_defaults(func=track.demo)
-
-    p = commands.add_parser("evaluate", help="one-pass evaluation on a benchmark: results, table and plots")
-    evaluate.add_arguments(p)
-    p.set_defaults(func=evaluate.run)
-
-    p = commands.add_parser("benchmark", help="speed, FLOPs and memory per variant and backend (markdown table)")
-    speed.add_arguments(p)
-    p.set_defaults(func=speed.run)
-
-    p = commands.add_parser("export-onnx", help="export the per-frame step to ONNX and check it against PyTorch")
-    export.add_arguments(p)
-    p.set_defaults(func=export.run)
-
-    p = commands.add_parser("train", parents=[train.field_parser()], help="train with the SimTrack recipe")
-    train.add_arguments(p)
-    p.set_defaults(func=train.run)
-
-    p = commands.add_parser("push-to-hub", help="upload a variant (weights, code, card) to the Hub, or a dry run")
-    push.add_arguments(p)
-    p.set_defaults(func=push.run)
+    for name, help_text, add_arguments, run in _SUBCOMMANDS:
+        parents = [train.field_parser()] if name == "train" else []
+        subparser = commands.add_parser(name, help=help_text, parents=parents)
+        add_arguments(subparser)
+        subparser.set_defaults(func=run)
     return parser
 
 

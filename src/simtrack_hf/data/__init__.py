@@ -12,17 +12,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .synthetic import SyntheticSequence, cover_level, make_sequence, render_sequence, write_got10k_dataset
+from .synthetic import *  # noqa: F401,F403
+from .synthetic import __all__
 
 _LAZY_MODULE = ".manifests"
-
-__all__ = [
-    "SyntheticSequence",
-    "cover_level",
-    "make_sequence",
-    "render_sequence",
-    "write_got10k_dataset",
-]
 
 
 def __getattr__(name: str) -> Any:

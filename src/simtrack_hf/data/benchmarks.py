@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..io.frames import PathLike, list_image_files, natural_sort_key
+from . import layouts
 
 __all__ = [
     "BenchmarkSequence",
@@ -132,6 +133,17 @@ def _read_ints(path: Path, n: int) -> np.ndarray:
     return np.asarray(values)
 
 
+def _visibility(seq_dir: Path, gt: np.ndarray, rules: dict) -> np.ndarray | None:
+    """(N,) visible flags from the label files of `rules` that exist in `seq_dir` (None when there are none)."""
+    present = [(seq_dir / file, visible) for file, visible in rules.items() if (seq_dir / file).is_file()]
+    if not present:
+        return None
+    flags = np.ones(len(gt), bool)
+    for path, visible in present:
+        flags &= visible(_read_ints(path, len(gt)))
+    return flags
+
+
 def _check_count(frames: list[str], gt: np.ndarray, gt_path: Path) -> None:
     if len(frames) != len(gt):
         raise ValueError(f"{gt_path}: {len(gt)} boxes but {len(frames)} frames in {Path(frames[0]).parent}")
@@ -167,24 +179,16 @@ def read_lasot(root: PathLike, sequences: Sequence[str] | None = None) -> list[B
         else:
             if not root.is_dir():
                 raise ValueError(f"benchmark folder not found: {root}")
-            sequences = sorted(
-                (s.name for c in root.iterdir() if c.is_dir() for s in c.iterdir() if (s / "groundtruth.txt").is_file()),
-                key=natural_sort_key,
-            )
+            sequences = layouts.lasot_names(root, require=layouts.GROUNDTRUTH)
             if not sequences:
                 raise ValueError(f"no LaSOT sequences (<class>/<class>-<k>/groundtruth.txt) in {root}")
     out = []
     for name in sequences:
-        d = _seq_dir(root / name.rsplit("-", 1)[0] / name)
-        frames = list_frames(d / "img")
-        gt = read_box_file(d / "groundtruth.txt")
-        _check_count(frames, gt, d / "groundtruth.txt")
-        flags = [d / f for f in ("full_occlusion.txt", "out_of_view.txt") if (d / f).is_file()]
-        visible = None
-        if flags:
-            visible = np.ones(len(gt), bool)
-            for f in flags:
-                visible &= _read_ints(f, len(gt)) == 0
+        d = _seq_dir(layouts.lasot_sequence_dir(root, name))
+        frames = list_frames(d / layouts.LASOT_FRAME_DIR)
+        gt = read_box_file(d / layouts.GROUNDTRUTH)
+        _check_count(frames, gt, d / layouts.GROUNDTRUTH)
+        visible = _visibility(d, gt, layouts.LASOT_VISIBILITY)
         nlp = d / "nlp.txt"
         language = nlp.read_text().strip() if nlp.is_file() else None
         out.append(BenchmarkSequence(name, frames, gt, visible, "lasot", language))
@@ -194,22 +198,18 @@ def read_lasot(root: PathLike, sequences: Sequence[str] | None = None) -> list[B
 def _read_got10k_folder(folder: Path, dataset: str, first_frame_only: bool) -> list[BenchmarkSequence]:
     if not folder.is_dir():
         raise ValueError(f"benchmark folder not found: {folder}")
-    listing = folder / "list.txt"
-    names = _read_list(listing) if listing.is_file() else _subdirs(folder, "groundtruth.txt")
+    names = layouts.got10k_names(folder, require=layouts.GROUNDTRUTH)
+    if not names:
+        raise ValueError(f"no sequences (folders with {layouts.GROUNDTRUTH}) in {folder}")
     out = []
     for name in names:
         d = _seq_dir(folder / name)
         frames = list_frames(d)
-        gt = read_box_file(d / "groundtruth.txt", first_only=first_frame_only)
+        gt = read_box_file(d / layouts.GROUNDTRUTH, first_only=first_frame_only)
         visible = None
         if not first_frame_only:
-            _check_count(frames, gt, d / "groundtruth.txt")
-            if (d / "absence.label").is_file() or (d / "cover.label").is_file():
-                visible = np.ones(len(gt), bool)
-                if (d / "absence.label").is_file():
-                    visible &= _read_ints(d / "absence.label", len(gt)) == 0
-                if (d / "cover.label").is_file():
-                    visible &= _read_ints(d / "cover.label", len(gt)) > 0
+            _check_count(frames, gt, d / layouts.GROUNDTRUTH)
+            visible = _visibility(d, gt, layouts.GOT10K_VISIBILITY)
         out.append(BenchmarkSequence(name, frames, gt, visible, dataset))
     return out
 
@@ -230,7 +230,7 @@ def _annotated_sequences(anno: Path) -> list[str]:
     """Names of the ``<seq>.txt`` files in ``anno``, naturally sorted; ValueError when none."""
     if not anno.is_dir():
         raise ValueError(f"annotation folder not found: {anno}")
-    names = sorted((p.stem for p in anno.glob("*.txt")), key=natural_sort_key)
+    names = layouts.annotation_names(anno)
     if not names:
         raise ValueError(f"no annotation files in {anno}")
     return names
@@ -245,7 +245,7 @@ def read_trackingnet(root: PathLike, sequences: Sequence[str] | None = None) -> 
     return [
         BenchmarkSequence(
             name,
-            list_frames(test / "frames" / name),
+            list_frames(layouts.trackingnet_frame_dir(test, name)),
             read_box_file(anno / f"{name}.txt", first_only=True),
             None,
             "trackingnet",

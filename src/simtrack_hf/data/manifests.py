@@ -48,7 +48,8 @@ import numpy as np
 from datasets import Dataset, Features, Value, concatenate_datasets, load_from_disk
 from datasets import Sequence as HFSequence
 
-from ..io.frames import image_size, natural_sort_key
+from ..io.frames import IMAGE_EXTENSIONS, image_size, natural_sort_key
+from . import layouts
 
 __all__ = [
     "BUILDERS",
@@ -82,7 +83,6 @@ MANIFEST_FEATURES = Features({
 })
 
 _MANIFEST_VERSION = 1
-_IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 _CHUNK_ROWS = 1000
 
 
@@ -152,7 +152,7 @@ class _DirListing:
 
 
 def _image_names(listing: _DirListing, folder: Path) -> list[str]:
-    return sorted((n for n in listing.names(str(folder)) if n.lower().endswith(_IMAGE_EXTS)), key=natural_sort_key)
+    return sorted((n for n in listing.names(str(folder)) if n.lower().endswith(IMAGE_EXTENSIONS)), key=natural_sort_key)
 
 
 # --------------------------------------------------------------------------- validation
@@ -297,19 +297,20 @@ def validate_manifest(ds: Dataset, check_files: bool = True, name: str | None = 
 def _add_labelled_sequence(
     col: "_Collector", name: str, seq_dir: Path, frame_dir: Path, flags: Mapping[str, Callable[[np.ndarray], np.ndarray]]
 ) -> None:
-    """Add one sequence of 1-based ``%08d.jpg`` frames with ``groundtruth.txt`` and per-frame label files.
+    """Add one sequence of 1-based ``%08d.jpg`` frames with ``groundtruth.txt`` and per-frame label files (the
+    GOT-10k and LaSOT layouts of `layouts`).
 
     ``flags`` maps a label file in ``seq_dir`` to the test that makes a frame visible; a missing label file
     leaves its frames visible (counted as ``missing_visibility_labels``).
     """
-    gt = seq_dir / "groundtruth.txt"
+    gt = seq_dir / layouts.GROUNDTRUTH
     if not gt.is_file():
         col.drop("missing_groundtruth")
         return
     boxes = _read_boxes(gt)
     labels = {file: _read_flags(seq_dir / file) for file in flags}
     parts = [visible(labels[file]) for file, visible in flags.items() if labels[file] is not None]
-    frames, reason = _numbered_frames(col, frame_dir, len(boxes), "%08d.jpg", 1)
+    frames, reason = _numbered_frames(col, frame_dir, len(boxes), layouts.GOT10K_FRAME, 1)
     if col.add(name, frames, boxes, parts, reason=reason) is not None and len(parts) < len(flags):
         col.notes["missing_visibility_labels"] += 1  # kept as visible
 
@@ -325,15 +326,9 @@ def got10k_manifest(root: str | os.PathLike, split: str = "train",
     root = _require_dir(root)
     split_dir = root / split if (root / split).is_dir() else root
     col = _Collector("got10k")
-    if sequences is not None:
-        names = _read_names(sequences)
-    elif (split_dir / "list.txt").is_file():
-        names = _read_names(split_dir / "list.txt")
-    else:
-        names = sorted((p.name for p in split_dir.iterdir() if p.is_dir()), key=natural_sort_key)
-    flags = {"absence.label": lambda a: a == 0, "cover.label": lambda c: c > 0}
+    names = _read_names(sequences) if sequences is not None else layouts.got10k_names(split_dir)
     for name in names:
-        _add_labelled_sequence(col, name, split_dir / name, split_dir / name, flags)
+        _add_labelled_sequence(col, name, split_dir / name, split_dir / name, layouts.GOT10K_VISIBILITY)
     return col.finish()
 
 
@@ -342,15 +337,10 @@ def lasot_manifest(root: str | os.PathLike, sequences: str | os.PathLike | Itera
     selects a split, default every ``<class>/<class>-N`` folder."""
     root = _require_dir(root)
     col = _Collector("lasot")
-    if sequences is not None:
-        names = _read_names(sequences)
-    else:
-        names = [seq.name for cls in sorted(root.iterdir(), key=lambda p: natural_sort_key(p.name)) if cls.is_dir()
-                 for seq in sorted(cls.iterdir(), key=lambda p: natural_sort_key(p.name)) if seq.is_dir()]
-    flags = {"full_occlusion.txt": lambda f: f == 0, "out_of_view.txt": lambda f: f == 0}
+    names = _read_names(sequences) if sequences is not None else layouts.lasot_names(root)
     for name in names:
-        seq_dir = root / name.rsplit("-", 1)[0] / name
-        _add_labelled_sequence(col, name, seq_dir, seq_dir / "img", flags)
+        seq_dir = layouts.lasot_sequence_dir(root, name)
+        _add_labelled_sequence(col, name, seq_dir, seq_dir / layouts.LASOT_FRAME_DIR, layouts.LASOT_VISIBILITY)
     return col.finish()
 
 
@@ -371,11 +361,11 @@ def trackingnet_manifest(root: str | os.PathLike, chunks: Iterable[int] | None =
     col = _Collector("trackingnet")
     for chunk in chunk_dirs:
         anno_dir = chunk / "anno"
-        anno = sorted(anno_dir.glob("*.txt"), key=lambda p: natural_sort_key(p.name)) if anno_dir.is_dir() else []
-        for gt in anno:
-            boxes = _read_boxes(gt)
-            frames, reason = _numbered_frames(col, chunk / "frames" / gt.stem, len(boxes), "%d.jpg", 0)
-            col.add(f"{chunk.name}/{gt.stem}", frames, boxes, reason=reason)
+        for name in layouts.annotation_names(anno_dir) if anno_dir.is_dir() else []:
+            boxes = _read_boxes(anno_dir / f"{name}.txt")
+            frame_dir = layouts.trackingnet_frame_dir(chunk, name)
+            frames, reason = _numbered_frames(col, frame_dir, len(boxes), layouts.TRACKINGNET_FRAME, 0)
+            col.add(f"{chunk.name}/{name}", frames, boxes, reason=reason)
     return col.finish()
 
 
