@@ -75,7 +75,7 @@ def test_write_got10k_layout_labels_and_bytes(tmp_path):
     assert names == ["GOT-10k_Train_000001", "GOT-10k_Train_000002", "GOT-10k_Train_000003"]
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
-    assert files_a == files_b and len(files_a) == 1 + 3 * (8 + 4)
+    assert files_a == files_b and len(files_a) == 1 + 3 * (8 + 5)
     for rel in files_a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
     occluded = 0

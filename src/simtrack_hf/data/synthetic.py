@@ -269,8 +269,9 @@ def write_sequence_folder(root: str | os.PathLike, num_sequences: int,
     """Write ``render(i)`` for i = 1..num_sequences in the GOT-10k layout under ``root/<split>``.
 
     Files: ``%08d.jpg`` frames (1-based), ``groundtruth.txt`` (``x,y,w,h`` with 4 decimals), ``absence.label``
-    (1 = fully occluded), ``cover.label`` (0-8, see :func:`cover_level`), ``cut_by_image.label`` and the split's
-    ``list.txt``. Each sequence is rendered into a hidden temporary folder and renamed into place, and
+    (1 = fully occluded), ``cover.label`` (0-8, see :func:`cover_level`), ``cut_by_image.label``, ``meta_info.ini``
+    (``resolution: (W, H)``, read by the official GOT-10k toolkit's report) and the split's ``list.txt``. Each
+    sequence is rendered into a hidden temporary folder and renamed into place, and
     ``list.txt`` is written last, so an interrupted run never leaves a sequence or a split that looks complete.
     Returns the split directory.
     """
@@ -298,6 +299,9 @@ def write_sequence_folder(root: str | os.PathLike, num_sequences: int,
         _write_lines(tmp_dir / "absence.label", [str(int(not v)) for v in seq.visible])
         _write_lines(tmp_dir / "cover.label", [str(cover_level(r)) for r in seq.visible_ratio])
         _write_lines(tmp_dir / "cut_by_image.label", [str(int(c)) for c in seq.cut_by_image])
+        height, width = seq.frames.shape[1:3]
+        _write_lines(tmp_dir / "meta_info.ini", ["[METAINFO]", "object_class: synthetic texture",
+                                                 f"resolution: ({width}, {height})"])
         tmp_dir.rename(seq_dir)
     _write_lines(split_dir / "list.txt", names)
     return split_dir
