@@ -23,11 +23,12 @@ import cv2
 import numpy as np
 
 from ..image_processing_simtrack import to_rgb_uint8
+from .encoding import BROWSER_CODECS, BrowserVideoWriter
 from .frames import PathLike
 
 __all__ = ["AnnotatedVideoWriter", "attention_grid", "draw_boxes", "id_color", "save_attention_grid"]
 
-_CONTAINER_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
+_CONTAINER_FOURCC = {".avi": "MJPG"}  # written by OpenCV; the BROWSER_CODECS extensions by PyAV
 
 
 def id_color(i: int) -> tuple[int, int, int]:
@@ -90,12 +91,12 @@ def draw_boxes(
 class AnnotatedVideoWriter:
     """Context manager writing RGB frames, optionally annotated with boxes, to a video file.
 
-    The codec follows the extension: ``.mp4``/``.m4v``/``.mov`` -> ``mp4v``, ``.avi`` -> ``MJPG``;
-    pass ``fourcc`` (e.g. ``"XVID"``) to override. ``frame_size`` is ``(width, height)`` (OpenCV
-    order); when None it is taken from the first frame. Parent folders are created. Raises
-    ``ValueError`` for an unknown extension or a bad fps, and ``OSError`` if OpenCV cannot open
-    the writer (codec unavailable, path not writable). If no frame is written, no file is created
-    when ``frame_size`` is None.
+    The codec follows the extension: ``.mp4``/``.m4v``/``.mov`` -> H.264 and ``.webm`` -> VP9, which browsers
+    play (`BrowserVideoWriter`, PyAV), ``.avi`` -> ``MJPG`` (OpenCV); pass ``fourcc`` (e.g. ``"XVID"``) to
+    write with OpenCV instead. ``frame_size`` is ``(width, height)`` (OpenCV order); when None it is taken
+    from the first frame. Parent folders are created. Raises ``ValueError`` for an unknown extension or a bad
+    fps, and ``OSError`` if the file cannot be opened (codec unavailable, path not writable). A writer closed
+    before its first frame leaves no file (for OpenCV's formats: when ``frame_size`` is None).
     """
 
     def __init__(
@@ -109,23 +110,22 @@ class AnnotatedVideoWriter:
     ) -> None:
         self.path = Path(path)
         ext = self.path.suffix.lower()
-        if fourcc is None:
-            if ext not in _CONTAINER_FOURCC:
-                raise ValueError(
-                    f"unsupported video extension {ext!r} for {self.path}: "
-                    f"use one of {sorted(_CONTAINER_FOURCC)} or pass fourcc"
-                )
-            fourcc = _CONTAINER_FOURCC[ext]
+        if fourcc is None and ext not in {**_CONTAINER_FOURCC, **BROWSER_CODECS}:
+            raise ValueError(
+                f"unsupported video extension {ext!r} for {self.path}: "
+                f"use one of {sorted({**_CONTAINER_FOURCC, **BROWSER_CODECS})} or pass fourcc"
+            )
         if not fps or fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.fps = float(fps)
-        self.fourcc = fourcc
+        self.fourcc = fourcc or _CONTAINER_FOURCC.get(ext)  # None: H.264 / VP9 through PyAV
         self.frame_size = tuple(int(v) for v in frame_size) if frame_size is not None else None
         self.thickness = thickness
         self.frames_written = 0
         self._writer: cv2.VideoWriter | None = None
+        self._encoder = BrowserVideoWriter(self.path, self.fps, self.frame_size) if self.fourcc is None else None
         self._closed = False
-        if self.frame_size is not None:
+        if self.frame_size is not None and self._encoder is None:
             self._open()
 
     def _open(self) -> None:
@@ -161,14 +161,19 @@ class AnnotatedVideoWriter:
             )
         if self._closed:
             raise ValueError(f"writer for {self.path} is closed")
-        if self._writer is None:
-            self._open()
-        assert self._writer is not None
-        self._writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        if self._encoder is not None:
+            self._encoder.write(img)
+        else:
+            if self._writer is None:
+                self._open()
+            assert self._writer is not None
+            self._writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         self.frames_written += 1
 
     def close(self) -> None:
         """Finish the file; further writes raise."""
+        if self._encoder is not None:
+            self._encoder.close()
         if self._writer is not None:
             self._writer.release()
             self._writer = None
