@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Train SimTrack: the same as `simtrack train` (logic in `simtrack_hf.commands.train`), as a script that
-`accelerate launch` and `torchrun` can start.
+`accelerate launch` and `torchrun` can start. A user error ends it with one line (SIMTRACK_DEBUG=1 shows the
+traceback).
 
 Examples:
     # no data flag: a deterministic synthetic GOT-10k-layout dataset and the small config (runs anywhere)
@@ -16,7 +17,9 @@ Examples:
         --mixed_precision no --dynamo_backend no scripts/train.py --output_dir runs/ddp --max_steps 20
 """
 
-from simtrack_hf.commands.train import main
+import sys
+
+from simtrack_hf.commands import main
 
 if __name__ == "__main__":
-    main()
+    main(["train", *sys.argv[1:]])

@@ -153,8 +153,7 @@ def test_resume_matches_uninterrupted_run(tmp_path, synthetic_dir):
 DDP_SCRIPT = """
 import hashlib, json, os, sys
 import torch
-sys.path.insert(0, {scripts!r})
-import train
+from simtrack_hf.commands import train
 from simtrack_hf.training import TrackingPairDataset
 
 seen = []
@@ -184,7 +183,7 @@ def free_port() -> int:
 def test_two_process_cpu_training_with_accelerate_launch(tmp_path, synthetic_dir):
     launcher = Path(sys.executable).parent / "accelerate"
     script = tmp_path / "ddp_train.py"
-    script.write_text(textwrap.dedent(DDP_SCRIPT.format(scripts=str(REPO / "scripts"), out=str(tmp_path))))
+    script.write_text(textwrap.dedent(DDP_SCRIPT.format(out=str(tmp_path))))
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo",
            "PYTHONPATH": str(REPO / "src")}
     cmd = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",

@@ -3,12 +3,14 @@
     simtrack track | demo | convert | evaluate | benchmark | export-onnx | train | push-to-hub
 
 Each subcommand lives in its own module with `add_arguments`-style option builders and a runner; `scripts/*.py`
-call `main` with their subcommand.
+call `main` with their subcommand. A user error (bad input, missing file, missing extra) ends the command with one
+line, ``simtrack <command>: error: ...``, and exit code 2; ``--debug`` or ``SIMTRACK_DEBUG=1`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import convert, evaluate, export, push, speed, track, train
@@ -33,24 +35,52 @@ _SUBCOMMANDS = (
 )
 
 
+# optional dependency -> the extra that installs it
+_EXTRAS = {"matplotlib": "eval", "evaluate": "eval", "datasets": "train", "accelerate": "train", "onnx": "onnx",
+           "onnxscript": "onnx", "onnxruntime": "onnx"}
+USER_ERRORS = (ValueError, OSError, ImportError)
+"""Exceptions reported as one line (bugs elsewhere keep their traceback)."""
+
+
+def _debug_option(default: object) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--debug", action="store_true", default=default, dest="traceback",
+                        help="show the full traceback of an error (or set SIMTRACK_DEBUG=1)")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="simtrack", description="SimTrack visual object tracking")
+    parser = argparse.ArgumentParser(prog="simtrack", description="SimTrack visual object tracking",
+                                     parents=[_debug_option(False)])
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text, add_arguments, run in _SUBCOMMANDS:
-        parents = [train.field_parser()] if name == "train" else []
+        # `train` keeps TrainingArguments' own --debug: there `simtrack --debug train` or SIMTRACK_DEBUG=1
+        parents = [train.field_parser()] if name == "train" else [_debug_option(argparse.SUPPRESS)]
         subparser = commands.add_parser(name, help=help_text, parents=parents)
         add_arguments(subparser)
         subparser.set_defaults(func=run)
     return parser
 
 
+def error_line(error: BaseException) -> str:
+    """One line for a user error: its message with line breaks folded, or the extra to install for a missing
+    optional dependency."""
+    module = (getattr(error, "name", None) or "").split(".")[0]
+    if isinstance(error, ImportError) and module in _EXTRAS:
+        return f"this needs {module}, which is not installed: pip install simtrack_hf[{_EXTRAS[module]}]"
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run a `simtrack` subcommand; user errors exit with one line and code 2 (see the module docstring)."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"simtrack {args.command}: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
+    except USER_ERRORS as error:
+        if args.traceback or os.environ.get("SIMTRACK_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"simtrack {args.command}: error: {error_line(error)}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
-__all__ = ["build_parser", "main"]
+__all__ = ["USER_ERRORS", "build_parser", "error_line", "main"]

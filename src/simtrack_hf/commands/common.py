@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
 from ..convert_simtrack import load_config
@@ -33,3 +34,46 @@ def add_config_arguments(parser: argparse.ArgumentParser, required: bool = True)
 def config_from_args(args: argparse.Namespace) -> SimTrackConfig:
     """The config named by `add_config_arguments`' options."""
     return load_config(args.variant, args.config)
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (an argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def parse_device(text: str) -> str:
+    """A torch device this build can use: cpu, cuda, cuda:1, mps ... (an argparse type)."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError as error:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r} ({error})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: this PyTorch build or machine has no CUDA device; use cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available on this machine; use cpu")
+    return text
+
+
+def check_writable(path: str) -> None:
+    """Raise OSError naming ``path`` unless it can be created or overwritten (checked before long work; a file
+    that did not exist is not left behind)."""
+    target = Path(path)
+    existed = target.exists()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "ab"):
+            pass
+    except OSError as error:
+        raise OSError(f"cannot write {path}: {error.strerror or error}") from None
+    if not existed:
+        target.unlink()

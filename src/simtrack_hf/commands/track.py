@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .common import DEFAULT_MODEL, parse_box
+from .common import DEFAULT_MODEL, check_writable, parse_box, parse_device, positive_int
 
 
 def add_track_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,44 +15,60 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
                         help="save_pretrained folder or Hub repo (default: demo model)")
     parser.add_argument("--output", help="annotated video to write (.mp4 or .avi)")
     parser.add_argument("--results", help="results text file, one x,y,w,h line per frame")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: where the model loads)")
+    parser.add_argument("--device", default=None, type=parse_device,
+                        help="cpu, cuda, cuda:1, ... (default: where the model loads)")
     parser.add_argument("--attention-maps", metavar="DIR", help="save per-layer target attention grids (PNG) here")
-    parser.add_argument("--attention-every", type=int, default=10, metavar="N",
+    parser.add_argument("--attention-every", type=positive_int, default=10, metavar="N",
                         help="one attention grid every N frames")
 
 
 def track(args: argparse.Namespace) -> None:
-    """Track a box through a video; write an annotated video, a results file and attention maps on request."""
+    """Track a box through a video; write an annotated video, a results file and attention maps on request.
+
+    Output paths are checked before tracking; boxes and video frames are written as each frame is tracked, so
+    an unreadable frame stops the run with what was tracked before it kept (the error names the frame).
+    """
+    import contextlib
     import time
 
     from tqdm import tqdm
 
-    from ..evaluation.results import write_results
+    from ..evaluation.results import format_results
     from ..inference.attention import attention_maps
     from ..inference.tracker import SimTrackTracker
     from ..io.frames import open_frames
     from ..io.writers import AnnotatedVideoWriter, save_attention_grid
 
+    for path in (args.results, args.output):
+        if path:
+            check_writable(path)
+    if args.attention_maps:
+        os.makedirs(args.attention_maps, exist_ok=True)
     tracker = SimTrackTracker.from_pretrained(args.model, device=args.device)
     source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
-    boxes, started = [], time.perf_counter()
-    with open_frames(source) as frames:
-        writer = AnnotatedVideoWriter(args.output, fps=frames.fps or 30) if args.output else None
+    count, started = 0, time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        results = stack.enter_context(open(args.results, "w")) if args.results else None
+        frames = stack.enter_context(open_frames(source))
+        writer = stack.enter_context(AnnotatedVideoWriter(args.output, fps=frames.fps or 30)) if args.output else None
         progress = tqdm(frames, total=frames.num_frames, unit="frame", desc="tracking")
-        for index, frame in enumerate(progress):
-            if args.attention_maps and index > 0 and (index - 1) % args.attention_every == 0:
-                maps, crops = attention_maps(tracker, frame)
-                save_attention_grid(maps[0], crops[0], os.path.join(args.attention_maps, f"frame_{index:06d}.png"))
-            result = tracker.init(frame, args.box) if index == 0 else tracker.track(frame)
-            boxes.append(result.boxes[0])
-            if writer:
-                writer.write(frame, result.boxes, result.scores)
-        if writer:
-            writer.close()
+        try:
+            for index, frame in enumerate(progress):
+                if args.attention_maps and index > 0 and (index - 1) % args.attention_every == 0:
+                    maps, crops = attention_maps(tracker, frame)
+                    save_attention_grid(maps[0], crops[0], os.path.join(args.attention_maps, f"frame_{index:06d}.png"))
+                result = tracker.init(frame, args.box) if index == 0 else tracker.track(frame)
+                if results:
+                    results.write(format_results(result.boxes[:1]))
+                    results.flush()
+                if writer:
+                    writer.write(frame, result.boxes, result.scores)
+                count += 1
+        except (ValueError, OSError) as error:
+            kept = f"; the {count} frames tracked before it are in {args.results}" if results and count else ""
+            raise ValueError(f"frame {count}: {error}{kept}") from error
     seconds = time.perf_counter() - started
-    if args.results:
-        write_results(args.results, boxes)
-    print(f"tracked {len(boxes)} frames in {seconds:.1f} s ({len(boxes) / max(seconds, 1e-9):.1f} FPS)")
+    print(f"tracked {count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} FPS)")
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +77,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", default="outputs", help="where the input and annotated videos are written")
     parser.add_argument("--frames", type=int, default=150, help="length of the generated clip")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the clip (the demo model never saw it)")
-    parser.add_argument("--device", default=None)
+    parser.add_argument("--device", default=None, type=parse_device)
 
 
 def demo(args: argparse.Namespace) -> None:

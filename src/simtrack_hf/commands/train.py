@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import HfArgumentParser, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..convert_simtrack import load_config, load_model
 from ..image_processing_simtrack import SimTrackImageProcessor
@@ -30,6 +29,7 @@ from ..training import (
     TrackingPairDataset,
     collate_pairs,
     ensure_synthetic_got10k,
+    last_complete_checkpoint,
     plan_training,
 )
 
@@ -58,6 +58,9 @@ class SimTrackArguments:
     samples_per_epoch: int = field(default=60000, metadata={"help": "Pairs per epoch."})
     max_gap: int = field(default=200, metadata={"help": "Initial template-search frame gap (MAX_SAMPLE_INTERVAL)."})
     manifest_cache_dir: str | None = field(default=None, metadata={"help": "Manifest cache (default ~/.cache)."})
+    rebuild_manifests: bool = field(
+        default=False, metadata={"help": "Rebuild the manifests even when the cache matches the label files."}
+    )
     synthetic_dir: str | None = field(
         default=None, metadata={"help": "Where the synthetic dataset goes (default OUTPUT_DIR/synthetic_data)."}
     )
@@ -78,7 +81,7 @@ def build_dataset(sim: SimTrackArguments, args: SimTrackTrainingArguments, proce
             root = sim.synthetic_dir or os.path.join(args.output_dir, "synthetic_data")
             ensure_synthetic_got10k(root, sim.synthetic_sequences, sim.synthetic_frames, seed=sim.synthetic_seed)
             spec, cache = f"got10k:{root}", sim.manifest_cache_dir or os.path.join(root, "manifests")
-        manifests = load_sources(spec, cache_dir=cache)
+        manifests = load_sources(spec, cache_dir=cache, rebuild=sim.rebuild_manifests)
     _, num_epochs = plan_training(args, sim.samples_per_epoch)
     seed = args.data_seed if args.data_seed is not None else args.seed
     return TrackingPairDataset(
@@ -139,9 +142,12 @@ def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTr
 
     resume = args.resume_from_checkpoint
     if resume is not None and resume.lower() in ("last", "true"):
-        resume = get_last_checkpoint(args.output_dir)
+        resume = last_complete_checkpoint(args.output_dir)  # skips (and names) a half-written newest one
         if resume is None:
-            raise ValueError(f"--resume_from_checkpoint last: no checkpoint in {args.output_dir}")
+            raise ValueError(f"--resume_from_checkpoint last: no complete checkpoint in {args.output_dir}")
+        resume = str(resume)
+    elif resume is not None and not os.path.isdir(resume):
+        raise ValueError(f"--resume_from_checkpoint {resume}: no such checkpoint folder")
 
     set_seed(args.seed)
     variant = sim.variant or ("sim-b16" if sim.data or sim.init_from else "small")

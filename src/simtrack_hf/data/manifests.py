@@ -255,7 +255,11 @@ class _Collector:
         return row
 
     def finish(self) -> Dataset:
+        """The manifest; ValueError (with the drop reasons) when no sequence is usable."""
         _report(self.dataset, self.total, self.dropped, self.notes)
+        if not self.rows and not self.parts:
+            reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.dropped.items())) or "no sequences found"
+            raise ValueError(f"{self.dataset}: no usable sequence ({reasons})")
         if self.rows or not self.parts:
             self.parts.append(_to_dataset(self.rows))
         return self.parts[0] if len(self.parts) == 1 else concatenate_datasets(self.parts)
@@ -460,37 +464,34 @@ def default_cache_dir() -> Path:
     return Path(base) / "manifests"
 
 
-def _stamp(path: Path) -> list[Any] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [path.name, st.st_mtime_ns, st.st_size if path.is_file() else 0]
-
-
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset)):
         return sorted(map(str, obj))
     return list(obj) if isinstance(obj, tuple) else str(obj)
 
 
-def _cache_key(kind: str, root: Path, kwargs: Mapping[str, Any], cache_root: Path) -> str:
-    """Hash of kind, absolute root, kwargs and the names and mtimes of the root's direct
-    children (hidden ones and the cache folder excluded), any ``<child>/list.txt`` and the
-    COCO annotation files."""
+def _label_stamps(root: Path, cache_root: Path) -> list[list[Any]]:
+    """(relative path, mtime, size) of every file under ``root`` that is not an image (boxes, flags, lists,
+    annotations), hidden entries and the cache folder excluded."""
     stamps = []
-    cache_root = cache_root.absolute()
-    for child in sorted(root.iterdir(), key=lambda p: p.name):
-        if child.name.startswith(".") or child == cache_root or child in cache_root.parents:
-            continue
-        stamps.append(_stamp(child))
-        if child.is_dir():
-            stamps.append(_stamp(child / "list.txt"))
-    if (root / "annotations").is_dir():
-        stamps += [_stamp(p) for p in sorted((root / "annotations").glob("*.json"))]
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and Path(folder, d).absolute() != cache_root)
+        for name in sorted(files):
+            if not name.startswith(".") and not name.lower().endswith(IMAGE_EXTENSIONS):
+                path = os.path.join(folder, name)
+                st = os.stat(path)
+                stamps.append([os.path.relpath(path, root), st.st_mtime_ns, st.st_size])
+    return stamps
+
+
+def _cache_key(kind: str, root: Path, kwargs: Mapping[str, Any], cache_root: Path) -> str:
+    """Hash of kind, absolute root, kwargs and the path, mtime and size of every label file under the root
+    (see `_label_stamps`) and of list files passed in ``kwargs``: editing any annotation rebuilds."""
+    stamps = _label_stamps(root, cache_root.absolute())
     for v in kwargs.values():  # list files passed as ``sequences=``
         if isinstance(v, (str, os.PathLike)) and os.path.isfile(v):
-            stamps.append(_stamp(Path(v)) + [os.path.abspath(v)])
+            st = os.stat(v)
+            stamps.append([os.path.abspath(v), st.st_mtime_ns, st.st_size])
     blob = json.dumps({"v": _MANIFEST_VERSION, "kind": kind, "root": str(root), "kwargs": kwargs,
                        "stamps": stamps}, sort_keys=True, default=_jsonable)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
@@ -501,7 +502,7 @@ def build_manifest(kind: str, root: str | os.PathLike, cache_dir: str | os.PathL
     """Build (or load from cache) the manifest of ``kind`` at ``root``.
 
     The cache entry ``<cache_dir>/<kind>-<key>`` (default :func:`default_cache_dir`) is keyed
-    by kind, absolute root, ``kwargs`` and root/list-file mtimes, so a second call loads it
+    by kind, absolute root, ``kwargs`` and every label file's mtime and size, so a second call loads it
     memory-mapped without re-scanning. ``rebuild=True`` forces a rebuild. Writes are atomic
     (temporary folder + rename), so concurrent ranks may race safely.
     """

@@ -19,6 +19,7 @@ from ..io.frames import PathLike
 
 __all__ = [
     "find_result_file",
+    "format_results",
     "read_results",
     "read_times",
     "write_atomic",
@@ -40,7 +41,8 @@ def read_results(path: PathLike, num_frames: int | None = None) -> np.ndarray:
     return boxes
 
 
-def _format_boxes(boxes, integer: bool, decimals: int, delimiter: str = ",") -> str:
+def format_results(boxes, integer: bool = False, decimals: int = 4, delimiter: str = ",") -> str:
+    """(N, 4) xywh boxes as result-file lines (see `write_results`); ValueError naming the first non-finite row."""
     boxes = np.asarray(boxes, np.float64)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"boxes must have shape (N, 4), got {boxes.shape}")
@@ -60,7 +62,7 @@ def write_results(path: PathLike, boxes, *, integer: bool = False, decimals: int
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_format_boxes(boxes, integer, decimals, delimiter))
+    path.write_text(format_results(boxes, integer, decimals, delimiter))
     return path
 
 
@@ -99,7 +101,7 @@ def write_trackingnet_submission(zip_path: PathLike, results: Mapping[str, np.nd
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, boxes in results.items():
-            zf.writestr(f"{name}.txt", _format_boxes(boxes, False, decimals))
+            zf.writestr(f"{name}.txt", format_results(boxes, False, decimals))
     return zip_path
 
 
