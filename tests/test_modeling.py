@@ -15,6 +15,13 @@ from simtrack_hf import SIMTRACK_VARIANTS, SimTrackConfig, SimTrackModel, SimTra
 from simtrack_hf.modeling_simtrack import simtrack_loss
 
 
+def enable_checkpointing(model: SimTrackModel) -> None:
+    """Activation checkpointing under its current name, or the older `gradient_checkpointing_enable` (before
+    transformers renamed it; both versions are tested)."""
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable()
+
+
 def make_model(seed: int = 0, **overrides) -> SimTrackModel:
     torch.manual_seed(seed)
     return SimTrackModel(tiny_config(**overrides)).eval()
@@ -159,7 +166,7 @@ def test_deterministic():
 def test_backward_gives_finite_grads_for_every_parameter(checkpointing):
     model = make_model().train()
     if checkpointing:
-        model.activation_checkpointing_enable()
+        enable_checkpointing(model)
     inputs = tiny_inputs(model.config, batch=3)
     labels = torch.tensor([[0.5, 0.5, 0.3, 0.3], [0.4, 0.6, 0.2, 0.5], [0.6, 0.4, 0.4, 0.2]])
     out = model(**inputs, labels=labels)
@@ -177,7 +184,7 @@ def test_gradient_checkpointing_matches_plain_backward():
     for checkpointing in (False, True):
         model = make_model().train()
         if checkpointing:
-            model.activation_checkpointing_enable()
+            enable_checkpointing(model)
         model(**inputs, labels=labels).loss.backward()
         grads.append(model.encoder.layers[0].mlp.fc1.weight.grad)
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
