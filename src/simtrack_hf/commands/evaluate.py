@@ -1,4 +1,8 @@
-"""`simtrack evaluate`: one-pass evaluation on a benchmark (resumable), its scores, table, plots and submissions."""
+"""`simtrack evaluate`: one-pass evaluation on a benchmark (resumable), its scores, table, plots and submissions.
+
+Launched by torchrun or accelerate (``accelerate launch -m simtrack_hf.commands evaluate ...``), the sequences are
+shared out over the processes (one GPU each: ``cuda:<LOCAL_RANK>``); rank 0 gathers, scores and plots.
+"""
 
 from __future__ import annotations
 
@@ -57,19 +61,28 @@ def run(args: argparse.Namespace) -> None:
     from ..data.benchmarks import read_benchmark
     from ..evaluation.plots import save_comparison_plots
     from ..evaluation.results import write_got10k_submission, write_trackingnet_submission
-    from ..evaluation.runner import track_benchmark
+    from ..evaluation.runner import distributed_rank, init_process_group, track_benchmark, track_benchmark_sharded
     from ..evaluation.scoring import evaluate_results, results_table
 
     if args.max_sequences is not None and args.max_sequences < 1:
         raise ValueError(f"--max-sequences must be >= 1, got {args.max_sequences}")
     benchmark = f"got10k_{args.split}" if args.dataset_format == "got10k" else args.dataset_format
     root = Path(args.root)
-    if benchmark == "synthetic" and not root.exists():
+    rank, world_size, local_rank = distributed_rank()
+    if world_size > 1 and args.no_model:
+        raise ValueError("--no-model only scores result folders: run it in one process, not under a launcher")
+    if world_size > 1:
+        import torch.distributed as dist
+
+        init_process_group()
+    if benchmark == "synthetic" and not root.exists() and rank == 0:
         from ..data.synthetic import write_got10k_dataset
 
         # Seeds (1000, i): held out from training (make_demo_model.py trains on seeds (0, i)).
         write_got10k_dataset(root.parent, args.synthetic_sequences, args.synthetic_frames, seed=1000, split=root.name)
         print(f"rendered {args.synthetic_sequences} held-out synthetic clips of {args.synthetic_frames} frames in {root}")
+    if world_size > 1:  # the other ranks read the benchmark once rank 0 has rendered it
+        dist.barrier()
     sequences = read_benchmark(benchmark, args.root)[: args.max_sequences]
     out = Path(args.results_dir or Path("results") / benchmark)
     compare = dict(args.compare)
@@ -83,11 +96,16 @@ def run(args: argparse.Namespace) -> None:
     if not args.no_model:
         import torch
 
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = args.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
         dirs[args.name] = out / args.name
-        runs = track_benchmark(args.model, sequences, dirs[args.name],
-                             batch_sequences=args.batch_sequences, resume=not args.no_resume,
-                             progress=not args.no_progress, device=device, torch_dtype=getattr(torch, args.dtype))
+        runs = track_benchmark_sharded(args.model, sequences, dirs[args.name],
+                                       batch_sequences=args.batch_sequences, resume=not args.no_resume,
+                                       progress=not args.no_progress and rank == 0, device=device,
+                                       torch_dtype=getattr(torch, args.dtype))
+        if world_size > 1:
+            dist.destroy_process_group()
+        if rank != 0:  # rank 0 has gathered this rank's runs: it scores, plots and writes the tables
+            return
     if args.baseline:
         dirs[args.baseline] = out / args.baseline
         track_benchmark(STATIC, sequences, dirs[args.baseline], resume=not args.no_resume)

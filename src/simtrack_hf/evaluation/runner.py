@@ -4,10 +4,17 @@
 sequence, atomically, and resumes where it stopped. ``batch_sequences=K`` advances K videos per model forward
 (`simtrack_hf.inference.tracker.track_many`); `STATIC` is a baseline that keeps the first box. Scoring the
 folders is `simtrack_hf.evaluation.scoring`; the command is `simtrack evaluate`.
+
+Under `torchrun` / `accelerate launch` (``WORLD_SIZE`` > 1), `track_benchmark_sharded` gives every process a share
+of the sequences (`shard_sequences`: longest first, balanced by frame count); each writes its own result files and
+rank 0 gathers every run. Results do not depend on the number of processes (with ``batch_sequences=1`` they are
+bit-identical; batches of several videos differ only by float rounding, as in one process).
 """
 
 from __future__ import annotations
 
+import datetime
+import heapq
 import os
 import time
 from collections import deque
@@ -26,7 +33,8 @@ from .results import read_results, read_times, write_atomic, write_results
 if TYPE_CHECKING:
     from ..inference.tracker import SimTrackTracker
 
-__all__ = ["STATIC", "SequenceRun", "track_benchmark"]
+__all__ = ["STATIC", "SequenceRun", "distributed_rank", "init_process_group", "shard_sequences", "track_benchmark",
+           "track_benchmark_sharded"]
 
 STATIC = "static"
 """Baseline tracker name for `track_benchmark`: every frame keeps the first-frame box."""
@@ -127,6 +135,70 @@ def track_benchmark(
         runs.update(_track_sequences(tracker_or_model_path, todo, results_dir, batch_sequences, progress,
                                      device, torch_dtype, num_workers))
     return {seq.name: runs[seq.name] for seq in sequences}
+
+
+def shard_sequences(sequences: Sequence[BenchmarkSequence], num_shards: int) -> list[list[BenchmarkSequence]]:
+    """Split `sequences` into `num_shards` lists of about equal frame counts: longest first, each to the shard with
+    the fewest frames so far (ties: the lowest shard). Deterministic; each shard keeps longest-first order."""
+    if num_shards < 1:
+        raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+    shards: list[list[BenchmarkSequence]] = [[] for _ in range(num_shards)]
+    loads = [(0, shard) for shard in range(num_shards)]
+    for seq in sorted(sequences, key=lambda s: -len(s.frames)):  # stable: equal lengths keep benchmark order
+        frames, shard = heapq.heappop(loads)
+        shards[shard].append(seq)
+        heapq.heappush(loads, (frames + len(seq.frames), shard))
+    return shards
+
+
+def distributed_rank() -> tuple[int, int, int]:
+    """(rank, world size, local rank) of this process: from `torch.distributed` when initialised, else from the
+    ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` variables set by torchrun and accelerate launch (0, 1, 0 alone)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0))
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def init_process_group(timeout: datetime.timedelta = datetime.timedelta(days=7)) -> None:
+    """Join the launcher's process group (gloo: CPU tensors, any number of machines) unless already joined.
+    `timeout` bounds every wait, e.g. rank 0 waiting for the slowest rank."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo", timeout=timeout)
+
+
+def track_benchmark_sharded(
+    tracker_or_model_path: SimTrackTracker | str | os.PathLike,
+    sequences: Sequence[BenchmarkSequence],
+    results_dir: str | os.PathLike,
+    **kwargs: Any,
+) -> dict[str, SequenceRun] | None:
+    """`track_benchmark` over every process of a torchrun / accelerate launch; alone, `track_benchmark` itself.
+
+    Each rank tracks its `shard_sequences` share (resumably) and writes its result files; rank 0 then gathers the
+    runs of every rank (over a gloo process group, `init_process_group`, so no shared file system is needed), writes
+    the files of the runs another machine tracked, and returns all runs in the order of `sequences`; the other ranks
+    return None. `kwargs` go to `track_benchmark`.
+    """
+    import torch.distributed as dist
+
+    rank, world_size, _ = distributed_rank()
+    if world_size == 1:
+        return track_benchmark(tracker_or_model_path, sequences, results_dir, **kwargs)
+    init_process_group()
+    runs = track_benchmark(tracker_or_model_path, shard_sequences(sequences, world_size)[rank], results_dir, **kwargs)
+    gathered: list[dict[str, SequenceRun]] | None = [{} for _ in range(world_size)] if rank == 0 else None
+    dist.gather_object(runs, gathered, dst=0)
+    if rank != 0:
+        return None
+    merged = {name: run for part in gathered for name, run in part.items()}
+    for run in merged.values():
+        if not (Path(results_dir) / f"{run.name}.txt").is_file():
+            _save_run(Path(results_dir), run)
+    return {seq.name: merged[seq.name] for seq in sequences}
 
 
 class _Slot:

@@ -1,0 +1,5 @@
+"""`python -m simtrack_hf.commands ...` (what `torchrun -m` / `accelerate launch -m` start): the `simtrack` command."""
+
+from . import main
+
+main()
