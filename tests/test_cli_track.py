@@ -51,6 +51,22 @@ def test_cli_track_writes_video_results_and_attention(tmp_path, model_folder, ca
     assert grid.shape == (128, 256, 3)  # 2 layers side by side, 128 px search crops
 
 
+def test_cli_track_several_boxes_one_results_file_each(tmp_path, model_folder, capsys):
+    video = tmp_path / "in.mp4"
+    write_video(video)
+    boxes = [[40, 30, 32, 28], [90, 60, 24, 20]]
+    main(["track", str(video), "--box", "40,30,32,28", "--box", "90,60,24,20", "--model", str(model_folder),
+          "--results", str(tmp_path / "boxes.txt")])
+    assert "tracked 6 frames" in capsys.readouterr().out
+    assert not (tmp_path / "boxes.txt").exists()
+    tracker = SimTrackTracker.from_pretrained(model_folder)
+    expected = np.stack([r.boxes for r in tracker.track_video(str(video), boxes)])  # (frames, targets, 4)
+    for k in range(2):
+        written = read_results(tmp_path / f"boxes_{k + 1}.txt")
+        np.testing.assert_allclose(written, expected[:, k], atol=1e-3)
+        assert np.allclose(written[0], boxes[k])
+
+
 def test_cli_track_bad_box_and_missing_video(tmp_path, model_folder, capsys):
     with pytest.raises(SystemExit):
         main(["track", "x.mp4", "--box", "1,2,3"])

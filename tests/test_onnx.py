@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -111,3 +112,21 @@ def test_onnxruntime_tracker_backend_matches_torch_tracker(exported):
 def test_missing_model_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="export-onnx"):
         OnnxSimTrackRunner(tmp_path)
+
+
+def test_cli_track_runs_an_export_folder_with_onnxruntime(exported, tmp_path, capsys):
+    from simtrack_hf.commands import main
+    from simtrack_hf.evaluation.results import read_results
+
+    _, folder = exported
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    for i in range(4):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), np.roll(base, 3 * i, axis=1))
+    main(["track", str(frames), "--box", "30,20,40,32", "--model", str(folder), "--results", str(tmp_path / "b.txt")])
+    assert "tracked 4 frames" in capsys.readouterr().out
+    tracker = SimTrackTracker.from_pretrained(folder, backend="onnxruntime")
+    expected = np.stack([r.boxes[0] for r in tracker.track_video(str(frames), [30, 20, 40, 32])])
+    np.testing.assert_allclose(read_results(tmp_path / "b.txt"), expected, atol=1e-3)

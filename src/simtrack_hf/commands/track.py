@@ -10,16 +10,28 @@ from .common import DEFAULT_MODEL, check_writable, parse_box, parse_device, posi
 
 def add_track_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", help="video file, folder of frames, or camera index")
-    parser.add_argument("--box", required=True, type=parse_box, help="first-frame box X,Y,W,H in pixels")
+    parser.add_argument("--box", required=True, type=parse_box, action="append",
+                        help="first-frame box X,Y,W,H in pixels; repeat for several targets (one forward for all)")
     parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help="save_pretrained folder or Hub repo (default: demo model)")
+                        help="save_pretrained folder, Hub repo or `simtrack export-onnx` folder (default: demo model)")
+    parser.add_argument("--backend", choices=["torch", "onnxruntime"], default=None,
+                        help="default: onnxruntime for a folder holding model.onnx, else torch")
     parser.add_argument("--output", help="annotated video to write (.mp4 or .avi)")
-    parser.add_argument("--results", help="results text file, one x,y,w,h line per frame")
+    parser.add_argument("--results", help="results text file, one x,y,w,h line per frame (several targets: "
+                                           "one file per target, NAME_1.txt, NAME_2.txt, ...)")
     parser.add_argument("--device", default=None, type=parse_device,
                         help="cpu, cuda, cuda:1, ... (default: where the model loads)")
     parser.add_argument("--attention-maps", metavar="DIR", help="save per-layer target attention grids (PNG) here")
     parser.add_argument("--attention-every", type=positive_int, default=10, metavar="N",
                         help="one attention grid every N frames")
+
+
+def target_results_paths(path: str, num_targets: int) -> list[str]:
+    """`path` for one target, else `NAME_1.txt`, `NAME_2.txt`, ... beside it (one results file per target)."""
+    if num_targets == 1:
+        return [path]
+    stem, suffix = os.path.splitext(path)
+    return [f"{stem}_{k}{suffix or '.txt'}" for k in range(1, num_targets + 1)]
 
 
 def track(args: argparse.Namespace) -> None:
@@ -39,16 +51,18 @@ def track(args: argparse.Namespace) -> None:
     from ..io.frames import open_frames
     from ..io.writers import AnnotatedVideoWriter, save_attention_grid
 
-    for path in (args.results, args.output):
+    results_paths = target_results_paths(args.results, len(args.box)) if args.results else []
+    for path in [*results_paths, args.output]:
         if path:
             check_writable(path)
     if args.attention_maps:
         os.makedirs(args.attention_maps, exist_ok=True)
-    tracker = SimTrackTracker.from_pretrained(args.model, device=args.device)
+    backend = args.backend or ("onnxruntime" if os.path.isfile(os.path.join(args.model, "model.onnx")) else "torch")
+    tracker = SimTrackTracker.from_pretrained(args.model, device=args.device, backend=backend)
     source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
     count, started = 0, time.perf_counter()
     with contextlib.ExitStack() as stack:
-        results = stack.enter_context(open(args.results, "w")) if args.results else None
+        results = [stack.enter_context(open(path, "w")) for path in results_paths]
         frames = stack.enter_context(open_frames(source))
         writer = stack.enter_context(AnnotatedVideoWriter(args.output, fps=frames.fps or 30)) if args.output else None
         progress = tqdm(frames, total=frames.num_frames, unit="frame", desc="tracking")
@@ -58,14 +72,15 @@ def track(args: argparse.Namespace) -> None:
                     maps, crops = attention_maps(tracker, frame)
                     save_attention_grid(maps[0], crops[0], os.path.join(args.attention_maps, f"frame_{index:06d}.png"))
                 result = tracker.init(frame, args.box) if index == 0 else tracker.track(frame)
-                if results:
-                    results.write(format_results(result.boxes[:1]))
-                    results.flush()
+                for target, file in enumerate(results):
+                    file.write(format_results(result.boxes[target : target + 1]))
+                    file.flush()
                 if writer:
                     writer.write(frame, result.boxes, result.scores)
                 count += 1
         except (ValueError, OSError) as error:
-            kept = f"; the {count} frames tracked before it are in {args.results}" if results and count else ""
+            written = ", ".join(results_paths)
+            kept = f"; the {count} frames tracked before it are in {written}" if results and count else ""
             raise ValueError(f"frame {count}: {error}{kept}") from error
     seconds = time.perf_counter() - started
     print(f"tracked {count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} FPS)")
@@ -98,8 +113,9 @@ def demo(args: argparse.Namespace) -> None:
     print(f"wrote {video}: a synthetic clip of {len(frames)} frames (seed {args.seed}) with a moving textured target")
     results = os.path.join(args.output_dir, "demo_boxes.txt")
     output = os.path.join(args.output_dir, "demo_tracked.mp4")
-    track(argparse.Namespace(video=video, box=ground_truth[0].tolist(), model=args.model, output=output,
-                             results=results, device=args.device, attention_maps=None, attention_every=10))
+    track(argparse.Namespace(video=video, box=[ground_truth[0].tolist()], model=args.model, backend=None,
+                             output=output, results=results, device=args.device, attention_maps=None,
+                             attention_every=10))
     ours = evaluate_sequence(read_results(results), ground_truth, visible, name="demo")
     static = evaluate_sequence(np.repeat(ground_truth[:1], len(ground_truth), 0), ground_truth, visible, name="demo")
     print(f"wrote {output} (annotated) and {results}")
