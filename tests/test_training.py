@@ -131,6 +131,20 @@ def test_train_script_logs_metrics_and_saves_processor(tmp_path, synthetic_dir):
     assert dataset.probabilities.tolist() == [0.25, 0.75] and len(dataset) == 16
 
 
+def test_short_run_logs_metrics_caches_synthetic_data_and_names_the_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SIMTRACK_HF_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    trainer = train_command.main([*TINY_FLAGS, "--output_dir", str(out), "--max_steps", "3", "--save_strategy", "no"])
+    logs = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(logs) == 3  # 3 steps without --logging_steps: one log per step, not none (the default is 500)
+    assert all({"l1_loss", "giou_loss", "mean_iou"} <= set(entry) for entry in logs)
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        f"saved the trained model and its processor to {out.resolve()}")
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == []  # no data inside the output folder
+    rendered = tmp_path / "cache" / "synthetic" / "got10k-seed0-3x24"
+    assert len((rendered / "train" / "list.txt").read_text().split()) == 3
+
+
 @pytest.mark.slow
 def test_resume_matches_uninterrupted_run(tmp_path, synthetic_dir):
     train = train_command

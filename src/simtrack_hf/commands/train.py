@@ -34,6 +34,7 @@ from ..training import (
 )
 
 logger = logging.getLogger("simtrack_hf.train")
+_DEFAULT_LOGGING_STEPS = {f.name: f.default for f in dataclasses.fields(SimTrackTrainingArguments)}["logging_steps"]
 
 
 @dataclass
@@ -62,7 +63,9 @@ class SimTrackArguments:
         default=False, metadata={"help": "Rebuild the manifests even when the cache matches the label files."}
     )
     synthetic_dir: str | None = field(
-        default=None, metadata={"help": "Where the synthetic dataset goes (default OUTPUT_DIR/synthetic_data)."}
+        default=None,
+        metadata={"help": "Where the synthetic dataset goes (default: a folder per seed and size in the user cache, "
+                          "$SIMTRACK_HF_CACHE or ~/.cache/simtrack_hf/synthetic, shared by runs; not OUTPUT_DIR)."},
     )
     synthetic_sequences: int = field(default=60, metadata={"help": "Synthetic sequences (no --data)."})
     synthetic_frames: int = field(default=40, metadata={"help": "Frames per synthetic sequence."})
@@ -72,13 +75,14 @@ class SimTrackArguments:
 def build_dataset(sim: SimTrackArguments, args: SimTrackTrainingArguments, processor: SimTrackImageProcessor
                   ) -> TrackingPairDataset:
     """Manifests (building synthetic data when no --data is given; main process first) -> pair dataset."""
-    from ..data.manifests import load_sources, source_ratios
+    from ..data.manifests import load_sources, source_ratios, user_cache_dir
 
     with args.main_process_first(local=True, desc="preparing data"):
         if sim.data:
             spec, cache = sim.data, sim.manifest_cache_dir
         else:
-            root = sim.synthetic_dir or os.path.join(args.output_dir, "synthetic_data")
+            root = sim.synthetic_dir or str(user_cache_dir() / "synthetic" / (
+                f"got10k-seed{sim.synthetic_seed}-{sim.synthetic_sequences}x{sim.synthetic_frames}"))
             ensure_synthetic_got10k(root, sim.synthetic_sequences, sim.synthetic_frames, seed=sim.synthetic_seed)
             spec, cache = f"got10k:{root}", sim.manifest_cache_dir or os.path.join(root, "manifests")
         manifests = load_sources(spec, cache_dir=cache, rebuild=sim.rebuild_manifests)
@@ -155,7 +159,9 @@ def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTr
     model = load_model(sim.init_from, config) if sim.init_from else SimTrackModel(config)
     config = model.config
     processor = SimTrackImageProcessor.from_model_config(config)
-    dataset = build_dataset(sim, args, processor)
+    dataset = build_dataset(sim, args, processor)  # sets args.max_steps
+    if args.logging_steps == _DEFAULT_LOGGING_STEPS:  # not given: about 10 training logs, at most every 500 steps
+        args.logging_steps = max(1, min(_DEFAULT_LOGGING_STEPS, args.max_steps // 10))
     samples_per_step = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
     logger.info("training %s for %d steps (%d pairs/step, %d epochs of %d pairs, world size %d)",
                 sim.init_from or variant, args.max_steps, samples_per_step, dataset.num_epochs,
@@ -167,5 +173,7 @@ def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTr
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model()
     trainer.save_state()
+    if args.process_index == 0:
+        print(f"saved the trained model and its processor to {os.path.abspath(args.output_dir)}")
     return trainer
 

@@ -67,6 +67,7 @@ __all__ = [
     "parse_sources",
     "source_ratios",
     "trackingnet_manifest",
+    "user_cache_dir",
     "validate_manifest",
 ]
 
@@ -458,10 +459,14 @@ def _canonical_kind(kind: str) -> str:
 # --------------------------------------------------------------------------- cache
 
 
+def user_cache_dir() -> Path:
+    """``$SIMTRACK_HF_CACHE`` or ``~/.cache/simtrack_hf``: generated data and manifests, never in a run's output."""
+    return Path(os.environ.get("SIMTRACK_HF_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "simtrack_hf"))
+
+
 def default_cache_dir() -> Path:
-    """``$SIMTRACK_HF_CACHE`` or ``~/.cache/simtrack_hf``, plus ``/manifests``."""
-    base = os.environ.get("SIMTRACK_HF_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "simtrack_hf")
-    return Path(base) / "manifests"
+    """`user_cache_dir` plus ``/manifests``."""
+    return user_cache_dir() / "manifests"
 
 
 def _jsonable(obj: Any) -> Any:
