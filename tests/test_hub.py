@@ -154,7 +154,7 @@ def test_dry_run_writes_exactly_the_upload(dry_run):
         assert not re.search(r"^\s*(from|import) simtrack_hf", (folder / name).read_text(), re.M)
     card = (folder / "README.md").read_text()
     assert "Trained with `simtrack_hf`" in card and "Tiny test model." in card and "weights-source" not in card
-    assert "differs from the Sim-B/16 preset" in card and f'from_pretrained("{REPO}"' in card
+    assert "not the published Sim-B/16 variant" in card and f'from_pretrained("{REPO}"' in card
     assert torch.equal(boxes_of(SimTrackModel.from_pretrained(folder)), boxes_of(model))
 
 
@@ -174,6 +174,22 @@ def test_cli_refuses_mismatch_and_non_empty_folder(dry_run, tmp_path):
     model, processor, source = hub.load_weights("sim-b16", from_folder=tmp_path / "trained", allow_config_mismatch=True)
     with pytest.raises(FileExistsError):
         hub.export_for_hub(model, processor, "sim-b16", dry_run[0], source)
+
+
+def test_custom_config_folder_gets_a_card_of_its_own(tmp_path, capsys):
+    model = saved_tiny_model(tmp_path / "trained", seed=0)  # a training output of a config that is no preset
+    push(["--repo-id", REPO, "--from-folder", str(tmp_path / "trained"), "--dry-run", str(tmp_path / "up")])
+    assert "custom configuration" in capsys.readouterr().out
+    card = ModelCard((tmp_path / "up" / "README.md").read_text())
+    params = sum(p.numel() for p in model.parameters())
+    assert hub.count_parameters(model.config) == params
+    assert f"{params / 1e6:.1f} M parameters" in card.text and "88.3 M" not in card.text
+    assert "# SimTrack custom configuration (32 wide, 2 layers)" in card.text
+    assert "Not applicable" in card.text and "69.3" not in card.text and "released Sim-B/16 weights" not in card.text
+    gflops = card_flops(model.config)["full_forward"] / 1e9
+    assert f"{gflops:.1f} GFLOPs" in card.text
+    assert card.data.to_dict().get("base_model") is None
+    assert torch.equal(boxes_of(SimTrackModel.from_pretrained(tmp_path / "up")), boxes_of(model))
 
 
 def test_original_checkpoint_source(fixtures, tmp_path):

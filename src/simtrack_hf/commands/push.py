@@ -11,7 +11,9 @@ from ..configuration_simtrack import SIMTRACK_VARIANTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--variant", choices=sorted(SIMTRACK_VARIANTS))
+    parser.add_argument("--variant", choices=sorted(SIMTRACK_VARIANTS),
+                        help="the published variant (optional with --from-folder: a folder whose config is no "
+                             "preset gets a card of its own configuration)")
     parser.add_argument("--repo-id", help="ORG/NAME on the Hub")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--checkpoint", help="original SimTrack .pth (converted and parity-checked)")
@@ -29,7 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..tools.hub import export_for_hub, load_weights, push_folder, write_cards, write_measured_flops
+    from ..configuration_simtrack import SimTrackConfig
+    from ..tools.hub import (
+        config_differences, export_for_hub, load_weights, nearest_variant, push_folder, write_cards,
+        write_measured_flops,
+    )
 
     if args.measure_flops or args.write_cards:
         if args.measure_flops:
@@ -39,14 +45,22 @@ def run(args: argparse.Namespace) -> None:
         if args.write_cards:
             print("\n".join(f"wrote {path}" for path in write_cards()))
         return
-    if not (args.variant and args.repo_id) or not (args.checkpoint or args.from_folder or args.clip):
-        raise ValueError("give --variant, --repo-id and one of --checkpoint / --from-folder / --clip")
+    if not args.repo_id or not (args.checkpoint or args.from_folder or args.clip):
+        raise ValueError("give --repo-id and one of --checkpoint / --from-folder / --clip")
+    allow_mismatch = args.allow_config_mismatch
+    if args.variant is None and args.from_folder:  # the card describes the folder's own configuration
+        config = SimTrackConfig.from_pretrained(args.from_folder)
+        args.variant, allow_mismatch = nearest_variant(config), True
+        if config_differences(config, args.variant):
+            print(f"{args.from_folder}: a custom configuration (nearest preset {args.variant}); the card describes it")
+    if args.variant is None:
+        raise ValueError("give --variant with --checkpoint / --clip")
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", args.repo_id):
         raise ValueError(f"--repo-id must look like ORG/NAME, got {args.repo_id!r}")
     try:
         model, processor, source = load_weights(
             args.variant, checkpoint=args.checkpoint, from_folder=args.from_folder, clip=args.clip,
-            allow_config_mismatch=args.allow_config_mismatch,
+            allow_config_mismatch=allow_mismatch,
         )
     except (ValueError, OSError) as err:
         raise SystemExit(f"error: {err}") from err

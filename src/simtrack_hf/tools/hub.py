@@ -119,6 +119,11 @@ def load_weights(
 
 
 # -------------------------------------------------------------------------------------------- model cards
+def nearest_variant(config: SimTrackConfig) -> str:
+    """The published variant whose preset differs from `config` in the fewest fields (ties: the first by name)."""
+    return min(sorted(SIMTRACK_VARIANTS), key=lambda name: len(config_differences(config, name)))
+
+
 def count_parameters(config: SimTrackConfig) -> int:
     """Parameters of a SimTrackModel for `config` (built on the meta device; BatchNorm statistics excluded)."""
     with torch.device("meta"):
@@ -175,30 +180,42 @@ def render_card(
     config: SimTrackConfig | None = None,
     cards_dir: Path = MODEL_CARDS_DIR,
 ) -> str:
-    """The model card of `variant`. Without `weights_source` the Weights section is a placeholder (committed cards);
-    `config`, when it differs from the preset, adds a note listing the differences."""
+    """The model card of `variant`. Without `weights_source` the Weights section is a placeholder (committed cards).
+
+    A `config` that differs from the preset makes a card of that custom model: its sizes, parameters and measured
+    FLOPs, the differences listed, and no paper results or released weights (those belong to the preset)."""
     data = load_variant_data(cards_dir)
-    entry = data["variants"][variant]
+    entry = dict(data["variants"][variant])
     preset = SimTrackConfig.from_variant(variant)
-    flops = entry["flops"]
     weights = weights_source.describe() if weights_source else WEIGHTS_PLACEHOLDER
     differences = config_differences(config, variant) if config is not None else {}
+    described = config if differences else preset
+    flops = card_flops(config) if differences else entry["flops"]
     if differences:
         listed = ", ".join(f"{k}={a!r} (preset {b!r})" for k, (a, b) in differences.items())
-        weights += f"\n\nThis upload's config differs from the {entry['title']} preset described below: {listed}."
-    o, f = preset.foveal_window_offset, preset.foveal_size
+        weights += (f"\n\nA custom configuration, not the published {entry['title']} variant: {listed}. Every size, "
+                    "parameter count and FLOP figure on this card is this upload's own.")
+        entry.update(
+            title=f"custom configuration ({config.hidden_size} wide, {config.num_hidden_layers} layers)",
+            backbone="a CLIP-style ViT of this configuration", clip_model="null", paper_gflops=None,
+            paper_results={}, released_weights="", sizes_source="this upload's `config.json`",
+            caveat="This upload's sizes are its own configuration's, not a published variant's.",
+            cpu_speed="not measured for this configuration (see `simtrack benchmark`)",
+        )
+    o, f = described.foveal_window_offset, described.foveal_size
+    foveal_shift = " (shifted by half a patch)" if described.foveal_shift else " (centred)"
     values = {
-        **{k: getattr(preset, k) for k in SIMTRACK_VARIANTS[variant]},
+        **{k: getattr(described, k) for k in SIMTRACK_VARIANTS[variant]},
         **{k: v for k, v in entry.items() if isinstance(v, str)},
-        "variant": variant,
+        "variant": "custom" if differences else variant,
         "repo_id": repo_id or f"ORG/{variant}",
-        "weights_source": weights + "\n\n" + entry["released_weights"],
-        "template_grid": preset.template_grid,
-        "search_grid": preset.search_grid,
-        "foveal_grid": preset.foveal_grid,
-        "foveal_window": f"{o}..{o + f - 1}" + (" (shifted by half a patch)" if preset.foveal_shift else " (centred)"),
-        "num_tokens": preset.num_tokens,
-        "parameters_m": f"{count_parameters(preset) / 1e6:.1f}",
+        "weights_source": "\n\n".join(part for part in (weights, entry["released_weights"]) if part),
+        "template_grid": described.template_grid,
+        "search_grid": described.search_grid,
+        "foveal_grid": described.foveal_grid,
+        "foveal_window": f"{o}..{o + f - 1}{foveal_shift}",
+        "num_tokens": described.num_tokens,
+        "parameters_m": f"{count_parameters(described) / 1e6:.1f}",
         "gflops": f"{flops['full_forward'] / 1e9:.1f}",
         "gmacs": f"{flops['full_forward'] / 2e9:.1f}",
         "gflops_frame": f"{flops['per_frame'] / 1e9:.1f}",
@@ -209,7 +226,8 @@ def render_card(
         ),
         "flops_command": data["flops_measured_with"]["command"],
         "flops_method": data["flops_measured_with"]["method"],
-        "results": _results_markdown(entry),
+        "results": "Not applicable: the authors report results for their published variants, not for this custom "
+                   "configuration." if differences else _results_markdown(entry),
     }
     return _fill((Path(cards_dir) / "template.md").read_text(), values)
 
@@ -304,6 +322,6 @@ def push_folder(
 
 __all__ = [
     "AUTO_CLASSES", "MODEL_CARDS_DIR", "UPLOAD_FILES", "WeightsSource", "config_differences", "count_parameters",
-    "export_for_hub", "file_sha256", "load_variant_data", "load_weights", "push_folder", "remote_code_registration",
-    "render_card", "write_cards", "write_measured_flops",
+    "export_for_hub", "file_sha256", "load_variant_data", "load_weights", "nearest_variant", "push_folder",
+    "remote_code_registration", "render_card", "write_cards", "write_measured_flops",
 ]
