@@ -97,12 +97,21 @@ def convert_original_state_dict(original_state_dict: Mapping, config: SimTrackCo
 
 
 def load_original_checkpoint(path: str | os.PathLike) -> Mapping[str, torch.Tensor]:
-    """Read an original `.pth` / `.pth.tar` safely (`weights_only=True`) or a `.safetensors` file."""
-    if str(path).endswith(".safetensors"):
-        from safetensors.torch import load_file
+    """Read an original `.pth` / `.pth.tar` safely (`weights_only=True`) or a `.safetensors` file; `ValueError`
+    naming the file when it is not a checkpoint of tensors (text, truncated, or holding arbitrary objects)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        if str(path).endswith(".safetensors"):
+            from safetensors.torch import load_file
 
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)
+            return load_file(str(path))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # any parse failure: the file is not a checkpoint of tensors
+        raise ValueError(
+            f"{path} is not a readable checkpoint of tensors (not a checkpoint, truncated, or holding objects other "
+            f"than tensors; {type(error).__name__})"
+        ) from None
 
 
 def convert_clip_vision_state_dict(clip_state_dict: Mapping[str, torch.Tensor], config: SimTrackConfig) -> dict:
@@ -195,16 +204,47 @@ def weights_kind(path: str | os.PathLike) -> WeightsKind:
     raise ValueError(f"{str(path)!r}: unsupported model_type {model_type!r} (simtrack or clip)")
 
 
-def load_pretrained(path_or_repo: str | os.PathLike, **kwargs: Any) -> SimTrackModel:
-    """`SimTrackModel.from_pretrained`, but a checkpoint that does not fill the model exactly (another variant, a
-    truncated file) raises `ValueError` instead of leaving weights freshly initialised."""
-    model, info = SimTrackModel.from_pretrained(
-        path_or_repo, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
-    )
-    problems = {k: info.get(k) for k in ("missing_keys", "mismatched_keys") if info.get(k)}
+def _is_hub_id(text: str) -> bool:
+    """Whether `text` reads as a Hub repo id ("name" or "org/name") rather than a local path."""
+    return re.fullmatch(r"[\w.-]+(/[\w.-]+)?", text) is not None and not text.startswith(".")
+
+
+def load_pretrained(path_or_repo: str | os.PathLike, ignore_mismatched_sizes: bool = False,
+                    **kwargs: Any) -> SimTrackModel:
+    """`SimTrackModel.from_pretrained` that refuses a checkpoint that does not fill the model exactly: missing or
+    unexpected keys (another variant: a deeper checkpoint in a shallower config) raise `ValueError`, and so do
+    shape mismatches unless `ignore_mismatched_sizes=True` (which, as in transformers, re-initialises them).
+
+    A missing local folder, a folder without config.json, an unreadable weights file and an unreachable Hub repo
+    each raise one clear `ValueError` / `OSError` naming the path.
+    """
+    from safetensors import SafetensorError
+
+    text = os.fspath(path_or_repo)
+    if os.path.isdir(text):
+        if not os.path.isfile(os.path.join(text, "config.json")):
+            raise ValueError(f"{text} has no config.json: not a save_pretrained folder (an original checkpoint is "
+                             "converted with `simtrack convert`)")
+    elif not _is_hub_id(text):
+        raise FileNotFoundError(f"model folder not found: {text}")
+    try:
+        model, info = SimTrackModel.from_pretrained(
+            path_or_repo, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+        )
+    except SafetensorError as error:
+        weights = os.path.join(text, "model.safetensors")
+        raise ValueError(f"{weights if os.path.isfile(weights) else text} is not readable safetensors (truncated "
+                         f"or corrupt: {error})") from error
+    except OSError as error:
+        if os.path.isdir(text):
+            raise
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise OSError(f"could not load {text!r} from the Hugging Face Hub: {first_line}") from error
+    kinds = ("missing_keys", "unexpected_keys") + (() if ignore_mismatched_sizes else ("mismatched_keys",))
+    problems = {k: info.get(k) for k in kinds if info.get(k)}
     if problems:
         details = "; ".join(f"{k} ({len(v)}): {sorted(map(str, v))[:8]}" for k, v in problems.items())
-        raise ValueError(f"checkpoint does not match this SimTrackConfig (wrong variant?): {details}")
+        raise ValueError(f"{text}: checkpoint does not match its SimTrackConfig (wrong variant?): {details}")
     return model
 
 

@@ -40,6 +40,8 @@ __all__ = ["SimTrackImageProcessor", "to_rgb_uint8"]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+_MAX_BOX_SCALE = 8  # a box wider / taller than this many image sides is refused (its crop would not fit memory)
+
 _CONVERT_HINT = (
     "SimTrackImageProcessor expects 8-bit RGB images (uint8). Convert first, e.g. float in [0, 1]: "
     "`(img * 255).round().clip(0, 255).astype(np.uint8)`; uint16: `(img // 257).astype(np.uint8)`."
@@ -62,6 +64,11 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
         raise ValueError(f"Unsupported image type {kind}: use a numpy array, PIL image or torch tensor.")
     elif image.ndim == 3 and image.shape[-1] not in (1, 3, 4) and image.shape[0] in (1, 3, 4):
         image = image.transpose(1, 2, 0)  # CHW numpy -> HWC
+    if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[-1] in (1, 4):
+        raise ValueError(
+            f"Ambiguous image shape {tuple(image.shape)}: it reads as channels-first and as channels-last. "
+            "Pass (H, W, 3) RGB."
+        )
     if image.dtype != np.uint8:
         raise ValueError(f"Image dtype {image.dtype} is not supported. {_CONVERT_HINT}")
     if image.ndim == 2:
@@ -140,11 +147,15 @@ class SimTrackImageProcessor(BaseImageProcessor):
         frames = [to_rgb_uint8(image) for image in image_list]
 
         if isinstance(boxes, torch.Tensor):
-            boxes = boxes.detach().cpu().double().numpy()
+            boxes = boxes.detach().cpu()
+            boxes = boxes.numpy() if boxes.dtype == torch.bool else boxes.double().numpy()
         try:
+            values = np.array(boxes, dtype=object).reshape(-1)
             boxes = np.array(boxes, dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise ValueError(f"Boxes must be numbers [x, y, w, h] or an (N, 4) array, got {boxes!r}.") from err
+        if any(isinstance(v, (bool, np.bool_)) for v in values):
+            raise ValueError(f"Boxes must be numbers [x, y, w, h], got booleans: {values.tolist()}.")
         if boxes.ndim == 1:
             boxes = boxes[None]
         if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] == 0:
@@ -165,6 +176,10 @@ class SimTrackImageProcessor(BaseImageProcessor):
                 raise ValueError(f"Box {i} {box.tolist()} must have positive width and height ([x, y, w, h] format).")
             if x >= width or y >= height or x + w <= 0 or y + h <= 0:
                 raise ValueError(f"Box {i} {box.tolist()} lies fully outside the {width}x{height} image.")
+            if w > _MAX_BOX_SCALE * width or h > _MAX_BOX_SCALE * height:
+                raise ValueError(
+                    f"Box {i} {box.tolist()} is over {_MAX_BOX_SCALE}x the {width}x{height} image: not a target box."
+                )
         return frames, boxes
 
     # ------------------------------------------------------------------------------------------------ crops
@@ -328,6 +343,11 @@ class SimTrackImageProcessor(BaseImageProcessor):
             pred = pred.double()
         elif pred.dtype in (torch.float16, torch.bfloat16):
             pred = pred.float()
+        if not torch.isfinite(pred).all():
+            raise ValueError(
+                "the model output pred_boxes contains NaN or inf: the model is broken (NaN weights or an invalid "
+                "config such as layer_norm_eps <= 0), not the input box"
+            )
         if pred.ndim == 3:
             pred = pred.mean(dim=1)
         pred = pred.reshape(-1, 4) if pred.ndim == 1 else pred

@@ -28,6 +28,13 @@ def _compare_arg(text: str) -> tuple[str, str]:
     return name, folder
 
 
+def _result_name(text: str) -> str:
+    """A tracker name that is one plain folder name under --results-dir (no separators, not . or ..)."""
+    if not text or text in (".", "..") or "/" in text or "\\" in text or text.startswith("."):
+        raise argparse.ArgumentTypeError(f"expected a plain folder name (no '/', '\\' or leading '.'), got {text!r}")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset-format", required=True, choices=DATASET_FORMATS, help="benchmark layout")
     parser.add_argument("--root", required=True, help="benchmark folder (see simtrack_hf.data.benchmarks)")
@@ -37,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synthetic format only: when --root does not exist, render N held-out clips there")
     parser.add_argument("--synthetic-frames", type=int, default=120, metavar="N", help="frames per generated clip")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="save_pretrained folder or Hub repo (default: demo model)")
-    parser.add_argument("--name", default="simtrack", help="name of the model's results (folder and table row)")
+    parser.add_argument("--name", default="simtrack", type=_result_name, help="name of the model's results (folder and table row)")
     parser.add_argument("--no-model", action="store_true", help="do not run the model: score --compare/--baseline")
     parser.add_argument("--results-dir", default=None,
                         help="output folder (default results/<benchmark>): <name>/<seq>.txt, results.md/.json, plots")
@@ -58,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     """Track (resumable), score, print the table; write results.md / results.json and the plots, or the
     server submission for GOT-10k test / TrackingNet."""
+    import matplotlib  # noqa: F401  (the plots need the [eval] extra: fail before tracking, not after)
+
     from ..data.benchmarks import read_benchmark
     from ..evaluation.plots import save_comparison_plots
     from ..evaluation.results import write_got10k_submission, write_trackingnet_submission
@@ -76,10 +85,11 @@ def run(args: argparse.Namespace) -> None:
 
         init_process_group()
     if benchmark == "synthetic" and not root.exists() and rank == 0:
-        from ..data.synthetic import write_got10k_dataset
+        from ..training.workspace import ensure_synthetic_benchmark
 
-        # Seeds (1000, i): held out from training (make_demo_model.py trains on seeds (0, i)).
-        write_got10k_dataset(root.parent, args.synthetic_sequences, args.synthetic_frames, seed=1000, split=root.name)
+        # Seeds (1000, i): held out from training (make_demo_model.py trains on seeds (0, i)). Rendered atomically:
+        # an interrupted run leaves no --root behind, so a later run renders again instead of scoring a part.
+        ensure_synthetic_benchmark(root, args.synthetic_sequences, args.synthetic_frames, seed=1000)
         print(f"rendered {args.synthetic_sequences} held-out synthetic clips of {args.synthetic_frames} frames in {root}")
     if world_size > 1:  # the other ranks read the benchmark once rank 0 has rendered it
         dist.barrier()

@@ -32,7 +32,8 @@ class VisualObjectTrackingPipeline(Pipeline):
     def __call__(self, video: Any, box: Any = None, boxes: Any = None, **kwargs: Any) -> list:
         """Track `box` (`[x, y, w, h]` pixels) or `boxes` (N such boxes) from the first frame of `video`.
 
-        Returns a list of `{"frame", "box", "score"}` dicts per frame for `box`, or N such lists for `boxes`.
+        Returns a list of `{"frame", "box", "score"}` dicts per frame for one `box`, or N such lists for `boxes`
+        (and for a `box` argument that holds N > 1 boxes).
         """
         if (box is None) == (boxes is None):
             raise ValueError("give exactly one of box=[x, y, w, h] or boxes=[[x, y, w, h], ...]")
@@ -56,7 +57,7 @@ class VisualObjectTrackingPipeline(Pipeline):
             [{"frame": r.frame_index, "box": r.boxes[n].tolist(), "score": float(r.scores[n])} for r in results]
             for n in range(len(results[0].boxes))
         ]
-        return per_target[0] if single else per_target
+        return per_target[0] if single and len(per_target) == 1 else per_target  # box=[b1, b2]: every target
 
 
 PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=VisualObjectTrackingPipeline, pt_model=AutoModel, type="image")

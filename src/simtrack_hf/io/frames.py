@@ -52,7 +52,7 @@ def list_image_files(folder: PathLike) -> list[Path]:
     """Image files (:data:`IMAGE_EXTENSIONS`, any case) in ``folder``, naturally sorted.
 
     Hidden files (names starting with ``.``) are skipped. Raises ``FileNotFoundError`` if the
-    folder does not exist and ``ValueError`` if it holds no images.
+    folder does not exist and ``ValueError`` if it holds no images or two images of one name (``1.jpg``, ``1.png``).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -63,6 +63,11 @@ def list_image_files(folder: PathLike) -> list[Path]:
     ]
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in folder {folder}")
+    stems: dict[str, str] = {}
+    for p in files:
+        other = stems.setdefault(p.stem.lower(), p.name)
+        if other != p.name:
+            raise ValueError(f"folder {folder} holds both {other} and {p.name}: which one is the frame? Keep one")
     return sorted(files, key=lambda p: natural_sort_key(p.name))
 
 

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["ensure_photo_got10k", "ensure_synthetic_got10k", "last_complete_checkpoint"]
+__all__ = ["ensure_photo_got10k", "ensure_synthetic_benchmark", "ensure_synthetic_got10k", "last_complete_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,24 @@ def ensure_photo_got10k(
               "size": list(size), "seed": seed, "kind": "photos"}
     return _ensure_rendered(root, params, lambda tmp: write_photo_dataset(
         load_photos(photo_paths), tmp, num_sequences=num_sequences, num_frames=num_frames, size=size, seed=seed))
+
+
+def ensure_synthetic_benchmark(root: str | os.PathLike, num_sequences: int, num_frames: int, seed: int = 1000
+                               ) -> Path:
+    """Write (once, atomically) synthetic clips as a GOT-10k-layout folder of sequences at ``root`` (a benchmark
+    root: the sequences sit directly in it, named ``GOT-10k_<Root>_%06d`` after the folder); returns ``root``."""
+    from ..data.synthetic import write_got10k_dataset
+
+    root = Path(root)
+
+    def write(tmp: Path) -> None:
+        split = write_got10k_dataset(tmp, num_sequences, num_frames, seed=seed, split=root.name)
+        for child in split.iterdir():
+            child.rename(tmp / child.name)
+        split.rmdir()
+
+    params = {"num_sequences": num_sequences, "num_frames": num_frames, "seed": seed, "kind": "benchmark"}
+    return _ensure_rendered(root, params, write)
 
 
 _CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")

@@ -1,0 +1,319 @@
+"""What every bad input gets: a specification, one row per input.
+
+Each row names an input a user may give (boxes, frames, videos, folders, weights, configs, command-line flags,
+evaluation files, training data), the exception the library raises and the words its one-line message must hold.
+Command-line rows run `simtrack` in-process and expect exit code 2 with one `simtrack <command>: error: ...` line.
+Below the table: the behaviour around faults (streamed results, stale caches, atomic rendering, the CLI's
+traceback switch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_config
+
+from PIL import Image
+
+from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker
+from simtrack_hf.commands import main
+from simtrack_hf.convert_simtrack import load_config, load_model, load_pretrained
+from simtrack_hf.data.benchmarks import read_benchmark
+from simtrack_hf.data.manifests import parse_sources
+from simtrack_hf.evaluation.results import find_result_file, read_results
+from simtrack_hf.image_processing_simtrack import to_rgb_uint8
+from simtrack_hf.io.frames import VideoReader
+
+FRAME = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+
+
+def _save_model(folder: Path, **overrides: Any) -> None:
+    torch.manual_seed(0)
+    model = SimTrackModel(tiny_config(**overrides))
+    model.save_pretrained(folder)
+    SimTrackImageProcessor.from_model_config(model.config).save_pretrained(folder)
+
+
+def _with_config_of(weights: Path, config: Path, out: Path) -> None:
+    out.mkdir()
+    shutil.copy(weights / "model.safetensors", out)
+    shutil.copy(config / "config.json", out)
+
+
+def _write_frames(folder: Path, count: int, corrupt: int | None = None) -> None:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        path = folder / f"{i + 1:08d}.jpg"
+        if i == corrupt:
+            path.write_bytes(b"not a jpeg")
+        else:
+            cv2.imwrite(str(path), np.roll(FRAME, 2 * i, axis=1))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """Files the rows read: a tiny model, broken copies of it, frame folders, checkpoints, datasets."""
+    root = tmp_path_factory.mktemp("bad_inputs")
+    _save_model(root / "model")
+    _save_model(root / "deep", num_hidden_layers=3)
+    _save_model(root / "shallow", num_hidden_layers=1)
+    _save_model(root / "wide", intermediate_size=96)
+    _with_config_of(root / "deep", root / "model", root / "deep_in_shallow")
+    _with_config_of(root / "shallow", root / "model", root / "shallow_in_deep")
+    _with_config_of(root / "wide", root / "model", root / "wide_in_narrow")
+    (root / "truncated").mkdir()
+    shutil.copy(root / "model" / "config.json", root / "truncated")
+    (root / "truncated" / "model.safetensors").write_bytes((root / "model" / "model.safetensors").read_bytes()[:200])
+    (root / "no_config").mkdir()
+    shutil.copy(root / "model" / "model.safetensors", root / "no_config")
+    (root / "notes.txt").write_text("these are my notes, not weights\n")
+    torch.save({"net": {"backbone.visual.conv1.weight": torch.zeros(1)}}, root / "half.pth")
+    (root / "half.pth").write_bytes((root / "half.pth").read_bytes()[:60])
+    torch.save({"args": argparse.Namespace(lr=1)}, root / "objects.pth")
+    torch.save({"unknown.weight": torch.zeros(1)}, root / "foreign.pth")
+    (root / "empty_folder").mkdir()
+    _write_frames(root / "frames", 3)
+    _write_frames(root / "twins", 2)
+    cv2.imwrite(str(root / "twins" / "00000001.png"), FRAME)
+    _write_frames(root / "corrupt_frames", 3, corrupt=1)
+    (root / "video.mp4").write_text("not a video")
+    (root / "a_file").write_text("x")
+    (root / "results").mkdir()
+    (root / "results" / "nan.txt").write_text("1,2,3,4\nnan,2,3,4\n")
+    (root / "results" / "three_columns.txt").write_text("1,2,3\n")
+    (root / "results" / "short.txt").write_text("1,2,3,4\n")
+    bad = root / "bad_got10k" / "train" / "seq1"
+    bad.mkdir(parents=True)
+    (bad / "groundtruth.txt").write_text("1,2,3,4\n")  # a sequence without frames
+    lasot = root / "lasot" / "cat" / "cat-1"
+    _write_frames(lasot / "img", 2)
+    (lasot / "groundtruth.txt").write_text("1,2,30,30\n")  # 1 box for 2 frames
+    foreign = root / "foreign_synthetic" / "train"
+    foreign.mkdir(parents=True)
+    (foreign / "my_notes.txt").write_text("keep me")
+    return root
+
+
+def tracker_of(world: Path) -> SimTrackTracker:
+    return SimTrackTracker.from_pretrained(world / "model")
+
+
+def tracked(world: Path) -> SimTrackTracker:
+    tracker = tracker_of(world)
+    tracker.init(FRAME, [20, 20, 16, 16])
+    return tracker
+
+
+def nan_tracker(world: Path) -> SimTrackTracker:
+    tracker = tracked(world)
+    with torch.no_grad():
+        tracker.model.bottleneck.weight.fill_(float("nan"))
+    return tracker
+
+
+def preprocess(boxes: Any, image: Any = FRAME) -> Any:
+    return SimTrackImageProcessor().preprocess(image, boxes, crop="template")
+
+
+def frames_of(source: Any) -> list:
+    with VideoReader(source) as reader:
+        return list(reader)
+
+
+def model_dir(world: Path, name: str) -> str:
+    return str(world.root / name)
+
+
+@dataclass
+class Row:
+    """An input, what it must raise, and words its message must hold (a regex)."""
+
+    input: str
+    run: Callable[[Path], Any]
+    error: type[BaseException]
+    message: str
+
+
+def cli(*argv: str) -> Callable[[Path], Any]:
+    """A command line (``{root}`` is the world folder); the row expects exit code 2 and its message."""
+    return lambda world: main([a.replace("{root}", str(world)) for a in argv])
+
+
+CLI = SystemExit  # command-line rows: exit code 2 and one `simtrack <command>: error:` line
+
+ROWS = [
+    # ------------------------------------------------------------------ boxes
+    Row("box of booleans [True]*4", lambda w: preprocess([True] * 4), ValueError, "booleans"),
+    Row("box as a bool tensor", lambda w: preprocess(torch.ones(4, dtype=torch.bool)), ValueError, "booleans"),
+    Row("box with zero width", lambda w: preprocess([10, 10, 0, 5]), ValueError, "positive width and height"),
+    Row("box with negative height", lambda w: preprocess([10, 10, 5, -5]), ValueError, "positive width and height"),
+    Row("box with NaN", lambda w: preprocess([np.nan, 10, 5, 5]), ValueError, "NaN or inf"),
+    Row("box with inf", lambda w: preprocess([10, 10, np.inf, 5]), ValueError, "NaN or inf"),
+    Row("box at +1e30", lambda w: preprocess([1e30, 1e30, 10, 10]), ValueError, "fully outside"),
+    Row("box of -1e30..+1e30", lambda w: preprocess([-1e30, -1e30, 2e30, 2e30]), ValueError, "over 8x the 80x64"),
+    Row("box of 3 numbers", lambda w: preprocess([10, 10, 20]), ValueError, r"shape \(4,\) or \(N, 4\)"),
+    Row("ragged boxes", lambda w: preprocess([[10, 10, 20, 20], [1, 2, 3]]), ValueError, "must be numbers"),
+    Row("box as a string", lambda w: preprocess("10,10,20,20"), ValueError, "must be numbers"),
+    Row("no boxes []", lambda w: preprocess([]), ValueError, r"shape \(4,\) or \(N, 4\)"),
+    Row("box outside the image", lambda w: preprocess([500, 500, 10, 10]), ValueError, "fully outside the 80x64"),
+    Row("2 images for 3 boxes", lambda w: preprocess([[1, 1, 9, 9]] * 3, [FRAME, FRAME]), ValueError,
+        "2 images and 3 boxes"),
+    Row("tracker box of booleans", lambda w: tracker_of(w).init(FRAME, [True] * 4), ValueError, "booleans"),
+    # ------------------------------------------------------------------ frames
+    Row("float image", lambda w: to_rgb_uint8(FRAME / 255.0), ValueError, "dtype float64 is not supported"),
+    Row("uint16 image", lambda w: to_rgb_uint8(FRAME.astype(np.uint16)), ValueError, "uint16"),
+    Row("bool image", lambda w: to_rgb_uint8(FRAME > 0), ValueError, "dtype bool"),
+    Row("(3, 240, 4) tensor: CHW or RGBA?", lambda w: to_rgb_uint8(torch.zeros(3, 240, 4, dtype=torch.uint8)),
+        ValueError, "Ambiguous image shape"),
+    Row("(1, 64, 4) array: CHW or RGBA?", lambda w: to_rgb_uint8(np.zeros((1, 64, 4), np.uint8)), ValueError,
+        "Ambiguous image shape"),
+    Row("1x1 image", lambda w: to_rgb_uint8(np.zeros((1, 1, 3), np.uint8)), ValueError, "too small"),
+    Row("5-channel image", lambda w: to_rgb_uint8(np.zeros((8, 8, 5), np.uint8)), ValueError, r"\(H, W, 3\)"),
+    Row("a string as a frame", lambda w: to_rgb_uint8("frame.jpg"), ValueError, "Unsupported image type str"),
+    Row("16-bit PIL image", lambda w: to_rgb_uint8(Image.new("I;16", (8, 8))), ValueError,
+        "not 8-bit"),
+    Row("track before init", lambda w: tracker_of(w).track(FRAME), RuntimeError, "call init"),
+    Row("frame of another size", lambda w: tracked(w).track(FRAME[:32]), ValueError, "differs from the first"),
+    Row("NaN model output (NaN weights)", lambda w: nan_tracker(w).track(FRAME), ValueError,
+        "model output pred_boxes contains NaN"),
+    # ------------------------------------------------------------------ videos and folders
+    Row("missing video path", lambda w: VideoReader(w / "nope.mp4"), FileNotFoundError, "not found"),
+    Row("empty folder", lambda w: VideoReader((w / "empty_folder")), ValueError, "no images"),
+    Row("folder with 1.jpg and 1.png", lambda w: VideoReader((w / "twins")), ValueError, "holds both 00000001"),
+    Row("corrupt frame in a folder", lambda w: frames_of((w / "corrupt_frames")), ValueError, "could not read image file"),
+    Row("text file as a video", lambda w: VideoReader((w / "video.mp4")), ValueError, "video file"),
+    Row("empty frame list", lambda w: VideoReader([]), ValueError, "empty"),
+    Row("3-D array as a video", lambda w: VideoReader(FRAME), ValueError, "4-D"),
+    Row("bool as a source", lambda w: VideoReader(True), TypeError, "bool"),
+    Row("float as a source", lambda w: VideoReader(2.5), TypeError, "unsupported frame source float"),
+    Row("frames of two sizes", lambda w: frames_of([FRAME, FRAME[:32]]), ValueError, "frame 1 has size"),
+    # ------------------------------------------------------------------ weights
+    Row("deeper checkpoint, shallower config", lambda w: load_pretrained((w / "deep_in_shallow")), ValueError,
+        r"unexpected_keys \(16\)"),
+    Row("shallower checkpoint, deeper config", lambda w: load_pretrained((w / "shallow_in_deep")), ValueError,
+        r"missing_keys \(16\)"),
+    Row("other sizes, same names", lambda w: load_pretrained((w / "wide_in_narrow")), ValueError, "mismatched_keys"),
+    Row("truncated model.safetensors", lambda w: load_pretrained((w / "truncated")), ValueError,
+        r"truncated[/\\]model.safetensors is not readable safetensors"),
+    Row("weights without config.json", lambda w: load_pretrained((w / "no_config")), ValueError, "has no config.json"),
+    Row("nonexistent local folder", lambda w: load_pretrained(w / "missing" / "model"), FileNotFoundError,
+        "model folder not found"),
+    Row("relative path that is not there", lambda w: load_pretrained("./not-here"), FileNotFoundError,
+        "model folder not found: ./not-here"),
+    Row("Hub id while offline", lambda w: load_pretrained("simtrack-test-org/no-such-model"), OSError,
+        "could not load 'simtrack-test-org/no-such-model' from the Hugging Face Hub"),
+    Row("text file as a checkpoint", lambda w: load_model((w / "notes.txt"), tiny_config(), kind="original"), ValueError,
+        "notes.txt is not a readable checkpoint of tensors"),
+    Row("truncated .pth", lambda w: load_model((w / "half.pth"), tiny_config(), kind="original"), ValueError,
+        "half.pth is not a readable checkpoint"),
+    Row(".pth holding objects", lambda w: load_model((w / "objects.pth"), tiny_config(), kind="original"), ValueError,
+        "holding objects other than tensors"),
+    Row("checkpoint of another network", lambda w: load_model((w / "foreign.pth"), tiny_config(), kind="original"),
+        ValueError, r"unexpected keys in the original checkpoint \(1\)"),
+    Row("missing checkpoint file", lambda w: load_model(w / "none.pth", tiny_config(), kind="original"),
+        FileNotFoundError, "checkpoint file not found"),
+    Row("folder that is no model", lambda w: load_model((w / "empty_folder")), ValueError, "neither a checkpoint file"),
+    # ------------------------------------------------------------------ configs
+    Row("unknown variant", lambda w: load_config("sim-b99"), ValueError, "sim-b99"),
+    Row("inline JSON that is not JSON", lambda w: load_config("tiny", "{num_hidden_layers: 2"), ValueError,
+        "Expecting property name"),
+    # ------------------------------------------------------------------ command-line flags
+    Row("track --attention-every 0", cli("track", "{root}/frames", "--box", "1,1,9,9", "--attention-every", "0"),
+        CLI, "argument --attention-every: expected a positive integer, got '0'"),
+    Row("track --attention-every -3", cli("track", "{root}/frames", "--box", "1,1,9,9", "--attention-every", "-3"),
+        CLI, "expected a positive integer, got '-3'"),
+    Row("track --box 1,2,3", cli("track", "{root}/frames", "--box", "1,2,3"), CLI, "expected X,Y,W,H"),
+    Row("track --device cuda without CUDA", cli("track", "{root}/frames", "--box", "1,1,9,9", "--device", "cuda"),
+        CLI, "no CUDA device"),
+    Row("track --device toaster", cli("track", "{root}/frames", "--box", "1,1,9,9", "--device", "toaster"), CLI,
+        "unknown device 'toaster'"),
+    Row("track --results under a file", cli("track", "{root}/frames", "--box", "1,1,9,9", "--model",
+                                            "{root}/model", "--results", "{root}/a_file/boxes.txt"),
+        CLI, "cannot write .*a_file/boxes.txt"),
+    Row("track --model of a missing folder", cli("track", "{root}/frames", "--box", "1,1,9,9", "--model",
+                                                 "{root}/missing"), CLI, "model folder not found"),
+    Row("track --model of a truncated file", cli("track", "{root}/frames", "--box", "1,1,9,9", "--model",
+                                                 "{root}/truncated"), CLI, "is not readable safetensors"),
+    Row("track a box outside the video", cli("track", "{root}/frames", "--box", "500,500,9,9", "--model",
+                                             "{root}/model"), CLI, "frame 0: Box 0 .* fully outside"),
+    Row("evaluate --name ../../x", cli("evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot", "--name",
+                                       "../../x"), CLI, "expected a plain folder name"),
+    Row("evaluate --name a/b", cli("evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot", "--name",
+                                   "a/b"), CLI, "plain folder name"),
+    Row("evaluate --max-sequences 0", cli("evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot",
+                                          "--max-sequences", "0"), CLI, "--max-sequences must be >= 1"),
+    Row("evaluate a missing benchmark", cli("evaluate", "--dataset-format", "lasot", "--root", "{root}/none"),
+        CLI, "not found"),
+    Row("evaluate a box/frame count mismatch", cli("evaluate", "--dataset-format", "lasot", "--root",
+                                                   "{root}/lasot", "--no-model", "--baseline", "static"),
+        CLI, "1 boxes but 2 frames"),
+    Row("train --data got10k:/nonexistent", cli("train", "--data", "got10k:{root}/nonexistent", "--output_dir",
+                                                "{root}/run", "--use_cpu", "true", "--report_to", "none"),
+        CLI, "does not exist"),
+    Row("train --data of an all-bad dataset", cli("train", "--data", "got10k:{root}/bad_got10k", "--output_dir",
+                                                  "{root}/run", "--use_cpu", "true", "--report_to", "none",
+                                                  "--manifest_cache_dir", "{root}/cache", "--variant", "tiny"),
+        CLI, r"got10k: no usable sequence \(missing_frames=1\)"),
+    Row("train --resume_from_checkpoint last, none there", cli(
+        "train", "--output_dir", "{root}/empty_folder", "--resume_from_checkpoint", "last", "--use_cpu", "true",
+        "--report_to", "none"), CLI, "no complete checkpoint in"),
+    Row("train --synthetic_dir of someone's folder", cli(
+        "train", "--synthetic_dir", "{root}/foreign_synthetic", "--output_dir", "{root}/run", "--variant", "tiny",
+        "--use_cpu", "true", "--report_to", "none"), CLI, "was not rendered by simtrack_hf"),
+    Row("convert a text file", cli("convert", "--checkpoint", "{root}/notes.txt", "--variant", "sim-b16", "--output",
+                                   "{root}/converted"), CLI, "not a readable checkpoint of tensors"),
+    # ------------------------------------------------------------------ evaluation files
+    Row("results line with NaN", lambda w: read_results(w / "results" / "nan.txt"), ValueError, "line 2"),
+    Row("results line of 3 numbers", lambda w: read_results(w / "results" / "three_columns.txt"), ValueError,
+        "three_columns.txt"),
+    Row("results of the wrong length", lambda w: read_results(w / "results" / "short.txt", num_frames=3),
+        ValueError, "1 boxes, expected 3"),
+    Row("no results for a sequence", lambda w: find_result_file(w / "results", "cat-1"), ValueError,
+        "no results for sequence 'cat-1'"),
+    Row("benchmark with fewer boxes than frames", lambda w: read_benchmark("lasot", (w / "lasot")), ValueError,
+        "1 boxes but 2 frames"),
+    # ------------------------------------------------------------------ training data
+    Row("data spec without a path", lambda w: parse_sources("got10k"), ValueError, "expected KIND:PATH"),
+    Row("data spec of an unknown kind", lambda w: parse_sources("imagenet:/x"), ValueError, "imagenet"),
+    Row("data spec with ratio 0", lambda w: parse_sources("got10k:/x:0"), ValueError, "ratio must be positive"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """Hub lookups fail at once, as on a machine without network."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+def test_the_table_covers_every_kind_of_input():
+    assert len(ROWS) >= 60 and len({row.input for row in ROWS}) == len(ROWS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.input for row in ROWS])
+def test_bad_input(row: Row, world: Path, capsys):
+    if row.input.endswith("without CUDA") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(row.error) as caught:
+        row.run(world)
+    if row.error is CLI:
+        assert caught.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert lines[-1].startswith("simtrack ") and ": error: " in lines[-1], lines
+        assert "Traceback" not in "\n".join(lines)
+        message = lines[-1]
+    else:
+        message = str(caught.value)
+        assert "\n" not in message.strip(), message
+    assert re.search(row.message, message), message
+    assert "weights_only=False" not in message
