@@ -53,3 +53,14 @@ def tiny_inputs(config: SimTrackConfig, batch: int = 2, seed: int = 0) -> dict[s
 @pytest.fixture(scope="session")
 def fixtures():
     return {name: load_fixture(name) for name in ("tiny_b16", "tiny_b32")}
+
+
+@pytest.fixture
+def restore_threads():
+    """Put PyTorch's and OpenCV's thread counts back after a test that sets them."""
+    import cv2
+
+    torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    yield
+    torch.set_num_threads(torch_threads)
+    cv2.setNumThreads(cv2_threads)

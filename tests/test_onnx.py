@@ -130,3 +130,54 @@ def test_cli_track_runs_an_export_folder_with_onnxruntime(exported, tmp_path, ca
     tracker = SimTrackTracker.from_pretrained(folder, backend="onnxruntime")
     expected = np.stack([r.boxes[0] for r in tracker.track_video(str(frames), [30, 20, 40, 32])])
     np.testing.assert_allclose(read_results(tmp_path / "b.txt"), expected, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def quantized(exported, tmp_path_factory):
+    """(model, dynamic-int8 export folder) through `simtrack export-onnx --quantize int8` (checks parity itself)."""
+    model, folder = exported
+    out = tmp_path_factory.mktemp("onnx_int8") / "export"
+    args = add_export_arguments(argparse.ArgumentParser()).parse_args(
+        ["--model", str(folder.parent / "model"), "--output", str(out), "--quantize", "int8"]
+    )
+    run_export_command(args)
+    return model, out
+
+
+def test_int8_export_is_quantized_and_close_to_float32(quantized):
+    import onnx
+
+    model, folder = quantized
+    assert {p.name for p in folder.iterdir()} == {"model.onnx", "config.json", "preprocessor_config.json"}
+    ops = {node.op_type for node in onnx.load(str(folder / "model.onnx")).graph.node}
+    assert ops & {"DynamicQuantizeMatMul", "MatMulInteger"}, ops  # the weights' MatMuls run in int8
+    assert "ConvInteger" not in ops  # convolutions (patch embedding, corner head) stay float32
+    parity = onnx_parity(OnnxSimTrackRunner(folder), model, batch_sizes=(1, 3))
+    worst = max(d["pred_boxes"] for d in parity.values())
+    assert 1e-6 < worst < 0.05  # quantized (not bit-equal to float32), yet within 5 % of the crop
+
+
+def test_int8_export_tracks_like_float32(quantized):
+    model, folder = quantized
+    int8_tracker = SimTrackTracker.from_pretrained(folder, backend="onnxruntime")
+    torch_tracker = SimTrackTracker(model, SimTrackImageProcessor.from_model_config(model.config))
+    first, boxes = synthetic_frame(240, 320), target_boxes(2, 240, 320)
+    int8_tracker.init(first, boxes)
+    torch_tracker.init(first, boxes)
+    for shift in (3, 6):
+        frame = np.roll(first, shift, axis=1)
+        np.testing.assert_allclose(int8_tracker.track(frame).boxes, torch_tracker.track(frame).boxes, atol=2.0)
+
+
+def test_unsupported_quantization_is_refused(exported, tmp_path, capsys):
+    from simtrack_hf.commands import main
+    from simtrack_hf.tools.export import export_onnx
+
+    model, folder = exported
+    with pytest.raises(ValueError, match="quantize must be one of int8"):
+        export_onnx(model, tmp_path / "x", quantize="int4")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export-onnx", "--model", str(folder.parent / "model"), "--output", str(tmp_path / "y"),
+              "--quantize", "int4"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'int4'" in capsys.readouterr().err

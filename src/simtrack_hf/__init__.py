@@ -1,17 +1,27 @@
 """simtrack_hf: SimTrack single-object tracking, Hugging Face native.
 
 Importing the package registers `model_type="simtrack"` with the transformers Auto classes and the
-`pipeline("visual-object-tracking")` task.
+`pipeline("visual-object-tracking")` task. Imported before torch, it makes idle OpenMP threads sleep instead of
+spin (``OMP_WAIT_POLICY=PASSIVE`` unless set: spinning threads collapse under a competing process), and it applies
+``SIMTRACK_NUM_THREADS`` (see `simtrack_hf.inference.runtime`).
 """
 
-from transformers import AutoConfig, AutoImageProcessor, AutoModel
+import os
+import sys
 
-from .configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
-from .image_processing_simtrack import SimTrackImageProcessor
-from .inference.pipeline import VisualObjectTrackingPipeline
-from .inference.tracker import SimTrackTracker, TrackingResult
-from .modeling_simtrack import SimTrackModel, SimTrackOutput, SimTrackPreTrainedModel
+if "torch" not in sys.modules:  # OpenMP reads its wait policy once, when torch loads it (see inference.runtime)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from transformers import AutoConfig, AutoImageProcessor, AutoModel  # noqa: E402
+
+from .configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig  # noqa: E402
+from .image_processing_simtrack import SimTrackImageProcessor  # noqa: E402
+from .inference.pipeline import VisualObjectTrackingPipeline  # noqa: E402
+from .inference.runtime import set_threads  # noqa: E402
+from .inference.tracker import SimTrackTracker, TrackingResult  # noqa: E402
+from .modeling_simtrack import SimTrackModel, SimTrackOutput, SimTrackPreTrainedModel  # noqa: E402
+
+set_threads()  # SIMTRACK_NUM_THREADS, when set
 AutoConfig.register("simtrack", SimTrackConfig, exist_ok=True)
 AutoModel.register(SimTrackConfig, SimTrackModel, exist_ok=True)
 AutoImageProcessor.register(SimTrackConfig, image_processor_classes={"pil": SimTrackImageProcessor}, exist_ok=True)

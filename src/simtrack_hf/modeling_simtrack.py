@@ -190,10 +190,13 @@ class SimTrackCornerHead(nn.Module):
         return getattr(self, f"conv5_{corner}")(features)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B,D,H,W) -> logits (B,2,H,W), xyxy boxes (B,4) in [0,1] of the search crop, probabilities (B,2,H·W)."""
+        """(B,D,H,W) -> logits (B,2,H,W), xyxy boxes (B,4) in [0,1] of the search crop, probabilities (B,2,H·W).
+
+        The softmax and soft-argmax run in float32 whatever the model's dtype (a no-op for a float32 model).
+        """
         logits = torch.cat((self.tower(features, "tl"), self.tower(features, "br")), dim=1)
-        probs = logits.flatten(2).softmax(-1)
-        coords = (probs[:, :, None, :] * self.coordinates).sum(-1)  # (B, 2 corners, 2 axes)
+        probs = logits.flatten(2).float().softmax(-1)
+        coords = (probs[:, :, None, :] * self.coordinates.float()).sum(-1)  # (B, 2 corners, 2 axes)
         return logits, coords.flatten(1) / self.image_size, probs
 
 

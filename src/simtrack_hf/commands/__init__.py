@@ -5,6 +5,7 @@
 Each subcommand lives in its own module with `add_arguments`-style option builders and a runner; `scripts/*.py`
 call `main` with their subcommand. A user error (bad input, missing file, missing extra) ends the command with one
 line, ``simtrack <command>: error: ...``, and exit code 2; ``--debug`` or ``SIMTRACK_DEBUG=1`` shows the traceback.
+Every subcommand takes ``--threads N`` (default ``$SIMTRACK_NUM_THREADS``, see `simtrack_hf.inference.runtime`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import argparse
 import os
 import sys
 
+from ..inference.runtime import set_threads
 from . import convert, evaluate, export, push, speed, track, train
+from .common import runtime_options
 
 
 # name, help, option builder, runner (and for `train` the parent parser holding its dataclass fields)
@@ -56,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text, add_arguments, run in _SUBCOMMANDS:
         # `train` keeps TrainingArguments' own --debug: there `simtrack --debug train` or SIMTRACK_DEBUG=1
         parents = [train.field_parser()] if name == "train" else [_debug_option(argparse.SUPPRESS)]
+        parents.append(runtime_options())
         subparser = commands.add_parser(name, help=help_text, parents=parents)
         add_arguments(subparser)
         subparser.set_defaults(func=run)
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run a `simtrack` subcommand; user errors exit with one line and code 2 (see the module docstring)."""
     args = build_parser().parse_args(argv)
     try:
+        set_threads(args.threads)
         args.func(args)
     except USER_ERRORS as error:
         if args.traceback or os.environ.get("SIMTRACK_DEBUG", "") not in ("", "0"):

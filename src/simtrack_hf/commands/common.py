@@ -77,3 +77,22 @@ def check_writable(path: str) -> None:
         raise OSError(f"cannot write {path}: {error.strerror or error}") from None
     if not existed:
         target.unlink()
+
+
+def runtime_options() -> argparse.ArgumentParser:
+    """`--threads N`: the parent parser every subcommand gets (applied by `simtrack_hf.commands.main`)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help="CPU threads for PyTorch, ONNX Runtime and OpenCV (default: $SIMTRACK_NUM_THREADS, "
+                             "else PyTorch's default)")
+    return parser
+
+
+def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
+    """`--dtype`: float32 (default, the paper's numbers), auto (bf16 where the CPU has it and it is faster,
+    fp16 on CUDA), bfloat16 or float16 (see `simtrack_hf.inference.runtime.resolve_dtype`)."""
+    from ..inference.runtime import DTYPE_CHOICES
+
+    parser.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES,
+                        help="inference dtype (default float32; auto = bfloat16 on CPUs with native bf16 when "
+                             "measured faster, float16 on CUDA; the corner soft-argmax stays float32)")

@@ -22,6 +22,7 @@ from transformers import HfArgumentParser, set_seed
 
 from ..convert_simtrack import load_config, load_model
 from ..image_processing_simtrack import SimTrackImageProcessor
+from ..inference.runtime import set_threads
 from ..modeling_simtrack import SimTrackModel
 from ..training import (
     SimTrackTrainer,
@@ -32,6 +33,7 @@ from ..training import (
     last_complete_checkpoint,
     plan_training,
 )
+from .common import runtime_options
 
 logger = logging.getLogger("simtrack_hf.train")
 _DEFAULT_LOGGING_STEPS = {f.name: f.default for f in dataclasses.fields(SimTrackTrainingArguments)}["logging_steps"]
@@ -120,16 +122,23 @@ def arguments_from_namespace(args: argparse.Namespace) -> tuple[SimTrackArgument
     )
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="simtrack train", parents=[field_parser(), runtime_options()])
+    add_arguments(parser)
+    return parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[SimTrackArguments, SimTrackTrainingArguments]:
     """`simtrack train` options -> the two dataclasses."""
-    parser = argparse.ArgumentParser(prog="simtrack train", parents=[field_parser()])
-    add_arguments(parser)
-    return arguments_from_namespace(parser.parse_args(sys.argv[1:] if argv is None else argv))
+    return arguments_from_namespace(_parse(argv))
 
 
 def main(argv: list[str] | None = None) -> SimTrackTrainer:
-    """Parse `argv` and train (what `simtrack train` and `scripts/train.py` run)."""
-    return train(*parse_args(argv))
+    """Parse `argv`, apply `--threads` (default ``$SIMTRACK_NUM_THREADS``) and train (what `scripts/train.py`
+    runs; `simtrack train` gets `--threads` from the command tree)."""
+    args = _parse(argv)
+    set_threads(args.threads)
+    return run(args)
 
 
 def run(args: argparse.Namespace) -> SimTrackTrainer:

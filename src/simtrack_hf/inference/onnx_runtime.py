@@ -61,7 +61,8 @@ class OnnxSimTrackRunner:
     Args:
         path: export folder (with `model.onnx`) or the `.onnx` file itself.
         providers: ONNX Runtime execution providers (default: CUDA when available, then CPU).
-        num_threads: intra-op threads (default: `torch.get_num_threads()`, so `torch.set_num_threads` applies).
+        num_threads: intra-op threads (default: `torch.get_num_threads()`, so `torch.set_num_threads` applies);
+            they do not spin-wait between ops (see `simtrack_hf.inference.runtime.ort_session_options`).
 
     `config` is the folder's `SimTrackConfig` (None when there is no config.json beside the file).
     """
@@ -71,12 +72,12 @@ class OnnxSimTrackRunner:
     ) -> None:
         import onnxruntime as ort
 
+        from .runtime import ort_session_options
+
         self.path = _onnx_path(path)
         config_file = self.path.parent / "config.json"
         self.config = SimTrackConfig.from_json_file(str(config_file)) if config_file.is_file() else None
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = num_threads or torch.get_num_threads()
-        options.log_severity_level = 3
+        options = ort_session_options(num_threads)
         if providers is None:
             available = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]

@@ -3,12 +3,19 @@
 `export_onnx` writes `model.onnx` (+ `model.onnx.data`), `config.json` and `preprocessor_config.json`; the folder
 runs with `SimTrackTracker.from_pretrained(folder, backend="onnxruntime")`. Needs the `[onnx]` extra
 (onnx, onnxscript, onnxruntime).
+
+`quantize="int8"` writes an ONNX Runtime dynamic-int8 `model.onnx` instead: the weights of every MatMul with a
+constant weight (the ViT's projections and MLPs, the bottleneck) become int8 per output channel and activations
+are quantized per call; attention products, convolutions (patch embedding, corner head), norms and the soft-argmax
+stay float32. AVX512-VNNI / AMX CPUs run those MatMuls in int8.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -19,7 +26,10 @@ from ..image_processing_simtrack import SimTrackImageProcessor
 from ..inference.onnx_runtime import INPUT_NAMES, ONNX_FILE, OUTPUT_NAMES, OnnxSimTrackRunner, SimTrackStep
 from ..modeling_simtrack import SimTrackModel
 
-__all__ = ["example_inputs", "export_onnx", "onnx_parity"]
+__all__ = ["QUANTIZATION_METHODS", "example_inputs", "export_onnx", "onnx_parity", "quantize_onnx"]
+
+QUANTIZATION_METHODS = ("int8",)
+"""What `export_onnx(quantize=...)` / `simtrack export-onnx --quantize` accept."""
 
 
 def example_inputs(config: SimTrackConfig, batch_size: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -40,14 +50,25 @@ def export_onnx(
     output_dir: str | os.PathLike,
     processor: SimTrackImageProcessor | None = None,
     opset_version: int = 18,
+    quantize: str | None = None,
 ) -> Path:
-    """Write `model.onnx` (+ `.onnx.data`), `config.json` and `preprocessor_config.json` to `output_dir`.
+    """Write `model.onnx` (+ `.onnx.data`), `config.json` and `preprocessor_config.json` to `output_dir`;
+    with `quantize="int8"` a dynamic-int8 `model.onnx` (weights inside, no `.onnx.data`).
 
     The model is exported on CPU in float32 (a copy is not made: it is moved there and set to eval mode).
     Returns the path of `model.onnx`.
     """
+    if quantize is not None and quantize not in QUANTIZATION_METHODS:
+        raise ValueError(f"quantize must be one of {', '.join(QUANTIZATION_METHODS)} (ONNX Runtime dynamic "
+                         f"quantization), got {quantize!r}")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    for stale in output_dir.glob(f"{ONNX_FILE}*"):  # a float32 export's .onnx.data must not outlive it
+        stale.unlink()
+    if quantize:
+        with tempfile.TemporaryDirectory(dir=output_dir) as workdir:
+            export_onnx(model, workdir, processor=processor, opset_version=opset_version)
+            return quantize_onnx(Path(workdir) / ONNX_FILE, output_dir / ONNX_FILE)
     model = model.to("cpu", torch.float32).eval()
     inputs = example_inputs(model.config, batch_size=2)  # 2, not 1: batch 1 would be specialised away
     batch = torch.export.Dim("batch", min=1, max=4096)
@@ -69,6 +90,30 @@ def export_onnx(
     model.config.save_pretrained(output_dir)
     (processor or SimTrackImageProcessor.from_model_config(model.config)).save_pretrained(output_dir)
     return path
+
+
+def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Dynamic int8 quantization of a float32 export `source` into `target` (see the module docstring); the
+    configs beside `source` are copied beside `target`, so its folder loads like an export folder."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "preprocessor_config.json"):
+        if (source.parent / name).is_file():
+            shutil.copyfile(source.parent / name, target.parent / name)
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # "consider pre-processing" advice (shape inference adds nothing here)
+    try:
+        quantize_dynamic(
+            str(source), str(target), op_types_to_quantize=["MatMul"], per_channel=True,
+            weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": True},
+        )
+    finally:
+        root.setLevel(level)
+    return target
 
 
 def onnx_parity(
