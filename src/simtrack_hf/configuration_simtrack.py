@@ -71,6 +71,8 @@ class SimTrackConfig(PretrainedConfig):
         pos_embed_hidden_size: Hidden width of the template position MLP `pos_fc`.
         giou_loss_weight, l1_loss_weight: Loss weights (2 and 5 in the paper).
         initializer_range: Std of the normal initialisation.
+        tracking_options: Tracker post-processing stored with the model (`simtrack_hf.inference.TrackingOptions`
+            fields, e.g. `{"lost_threshold": 0.3}`); None (the published variants) = the paper's tracker.
     """
 
     model_type = "simtrack"
@@ -98,6 +100,7 @@ class SimTrackConfig(PretrainedConfig):
         giou_loss_weight: float = 2.0,
         l1_loss_weight: float = 5.0,
         initializer_range: float = 0.02,
+        tracking_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         self.hidden_size = hidden_size
@@ -121,6 +124,7 @@ class SimTrackConfig(PretrainedConfig):
         self.giou_loss_weight = giou_loss_weight
         self.l1_loss_weight = l1_loss_weight
         self.initializer_range = initializer_range
+        self.tracking_options = dict(tracking_options) if tracking_options else None
         super().__init__(**kwargs)
         self.validate_sizes()
 

@@ -1,6 +1,6 @@
 """The `simtrack` command line: one argparse tree for every subcommand.
 
-    simtrack track | demo | convert | evaluate | benchmark | export-onnx | train | push-to-hub
+    simtrack track | demo | app | convert | evaluate | benchmark | export-onnx | train | push-to-hub
 
 Each subcommand lives in its own module with `add_arguments`-style option builders and a runner; `scripts/*.py`
 call `main` with their subcommand. A user error (bad input, missing file, missing extra) ends the command with one
@@ -15,7 +15,7 @@ import os
 import sys
 
 from ..inference.runtime import set_threads
-from . import convert, evaluate, export, push, speed, track, train
+from . import app, convert, evaluate, export, push, speed, track, train
 from .common import runtime_options
 
 
@@ -26,6 +26,8 @@ _SUBCOMMANDS = (
     ("track", "track a target through a video file, image folder or camera", track.add_track_arguments, track.track),
     ("demo", "track the target of a generated video with the shipped demo model", track.add_demo_arguments,
      track.demo),
+    ("app", "the web demo (Gradio) on this machine: upload, mark targets, track, download", app.add_arguments,
+     app.run),
     ("evaluate", "one-pass evaluation on a benchmark: results, table and plots", evaluate.add_arguments,
      evaluate.run),
     ("benchmark", "speed, FLOPs and memory per variant and backend (markdown table)", speed.add_arguments, speed.run),

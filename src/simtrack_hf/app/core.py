@@ -1,0 +1,401 @@
+"""What the web app does, without the web page: check the input, track a video as a stream, write the results.
+
+Everything here is plain Python (no Gradio), so it is tested directly; `simtrack_hf.app.ui` wires it to the page.
+Bad input raises :class:`AppError`, whose one-line message the page shows as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from ..commands.common import DEFAULT_MODEL
+from ..evaluation.results import write_results
+from ..inference.attention import attention_maps
+from ..inference.tracker import SimTrackTracker
+from ..io.encoding import BrowserVideoWriter
+from ..io.frames import VideoReader
+from ..io.writers import attention_grid, draw_boxes, id_color
+
+logger = logging.getLogger(__name__)
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+DEFAULT_MAX_FRAMES = 3000
+MODEL_SOURCES = ("Default model", "Local folder", "Hub model id")
+BACKENDS = ("torch", "onnxruntime")
+BOX_COLUMNS = ("x", "y", "w", "h")
+
+
+class AppError(ValueError):
+    """A problem with the user's input or choices; its message is one readable line."""
+
+
+def one_line(err: BaseException, limit: int = 240) -> str:
+    """The first non-empty line of an exception's message, shortened to ``limit`` characters."""
+    text = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- models
+
+
+class ModelCache:
+    """Loads trackers on demand and keeps the ``size`` most recently used ones (model loading takes seconds)."""
+
+    def __init__(self, default_model: str = DEFAULT_MODEL, device: str | None = None, size: int = 2) -> None:
+        self.default_model = default_model
+        self.device = device
+        self.size = size
+        self._trackers: OrderedDict[tuple[str, str], SimTrackTracker] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def resolve(self, source: str, location: str | None) -> str:
+        """The folder or Hub id that ``source`` (one of :data:`MODEL_SOURCES`) and ``location`` name."""
+        location = (location or "").strip()
+        if source == MODEL_SOURCES[0]:
+            return self.default_model
+        if source == MODEL_SOURCES[1]:
+            if not location:
+                raise AppError("type the path of a model folder (one written by save_pretrained)")
+            if not os.path.isdir(location):
+                raise AppError(f"model folder not found: {location}")
+            return location
+        if source == MODEL_SOURCES[2]:
+            if not location or location.count("/") != 1 or os.path.isdir(location):
+                raise AppError(f"a Hub model id looks like 'organisation/name', got {location!r}")
+            return location
+        raise AppError(f"unknown model source {source!r}: choose one of {', '.join(MODEL_SOURCES)}")
+
+    def get(self, source: str, location: str | None, backend: str) -> tuple[SimTrackTracker, str]:
+        """A tracker for the chosen model and backend, and the model's name for the results ("default" or its
+        folder or Hub id)."""
+        if backend not in BACKENDS:
+            raise AppError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        model = self.resolve(source, location)
+        key = (model, backend)
+        with self._lock:
+            if key in self._trackers:
+                self._trackers.move_to_end(key)
+                return self._trackers[key], self._name(model)
+            try:
+                tracker = SimTrackTracker.from_pretrained(model, device=self.device, backend=backend)
+            except ImportError as err:
+                raise AppError(f"the {backend} backend is not installed ({one_line(err)})") from None
+            except Exception as err:  # any failure to load is the chosen model's fault: say which and why
+                logger.info("model %s (%s) did not load", model, backend, exc_info=True)
+                raise AppError(f"the model {model} did not load with the {backend} backend: {one_line(err)}") from None
+            self._trackers[key] = tracker
+            while len(self._trackers) > self.size:
+                self._trackers.popitem(last=False)
+            return tracker, self._name(model)
+
+    def _name(self, model: str) -> str:
+        return "the shipped default model" if model == DEFAULT_MODEL else model
+
+
+# --------------------------------------------------------------------------- video and boxes
+
+
+@dataclass
+class VideoInfo:
+    """A readable video: its first frame, size, frame rate and (when the container says) frame count."""
+
+    path: str
+    first_frame: np.ndarray
+    fps: float
+    num_frames: int | None
+
+    @property
+    def width(self) -> int:
+        return int(self.first_frame.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.first_frame.shape[0])
+
+    def describe(self) -> str:
+        count = f"{self.num_frames} frames" if self.num_frames else "frame count unknown"
+        return f"{Path(self.path).name}: {self.width}x{self.height}, {self.fps:g} fps, {count}"
+
+
+def probe_video(path: str | os.PathLike | None) -> VideoInfo:
+    """Open ``path`` as a video and read its first frame; :class:`AppError` if it is not a video or is empty."""
+    if not path:
+        raise AppError("upload a video or pick the example clip first")
+    name = Path(path).name
+    if not Path(path).is_file():
+        raise AppError(f"{name} is not a file")
+    try:
+        reader = VideoReader(str(path))
+        with reader:
+            first = next(iter(reader), None)
+    except (ValueError, OSError, cv2.error) as err:
+        if "no readable frames" in str(err):
+            raise AppError(f"{name} has no frames") from None
+        reason = one_line(err).replace(str(path), name)
+        raise AppError(f"{name} is not a video this app can read ({reason})") from None
+    if first is None:
+        raise AppError(f"{name} has no frames")
+    return VideoInfo(str(path), first, float(reader.fps or 25.0), reader.num_frames)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in ("", "nan", "none")
+
+
+def table_rows(rows: Any) -> list[list[Any]]:
+    """The non-empty rows of a box table (list of rows, pandas frame or the API's ``{"data": ...}``), 4 cells max."""
+    if rows is None:
+        return []
+    if isinstance(rows, dict):
+        rows = rows.get("data") or []
+    elif hasattr(rows, "values") and hasattr(rows, "columns"):  # a pandas DataFrame
+        rows = rows.values.tolist()
+    return [list(row)[:4] for row in rows if not all(_blank(v) for v in row)]
+
+
+def parse_boxes(rows: Any, width: int, height: int) -> np.ndarray:
+    """Rows of ``x, y, w, h`` (a table from the page; empty rows skipped) -> checked (N, 4) float boxes."""
+    boxes = []
+    for cells in table_rows(rows):
+        target = len(boxes) + 1
+        if len(cells) < 4:
+            raise AppError(f"target {target}: a box needs four numbers x, y, w, h")
+        values = []
+        for column, value in zip(BOX_COLUMNS, cells):
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise AppError(f"target {target}: {column} = {value!r} is not a number") from None
+            if not math.isfinite(number):
+                raise AppError(f"target {target}: {column} is not a finite number")
+            values.append(number)
+        x, y, w, h = values
+        if w <= 0 or h <= 0:
+            raise AppError(f"target {target} has zero size ({w:g} x {h:g}): click two different corners")
+        if x < 0 or y < 0 or x + w > width or y + h > height:
+            raise AppError(
+                f"target {target} ({x:g}, {y:g}, {w:g}, {h:g}) is not inside the {width}x{height} frame"
+            )
+        boxes.append(values)
+    if not boxes:
+        raise AppError("mark a target first: click two opposite corners of it on the first frame")
+    return np.array(boxes, dtype=np.float64)
+
+
+def corners_to_box(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    """Two opposite corners (pixel positions) -> ``[x, y, w, h]``."""
+    (x1, y1), (x2, y2) = a, b
+    return [float(min(x1, x2)), float(min(y1, y2)), float(abs(x2 - x1)), float(abs(y2 - y1))]
+
+
+def draw_targets(frame: np.ndarray, boxes: Sequence[Sequence[float]], corner: Sequence[float] | None = None) -> np.ndarray:
+    """The first frame with the boxes so far (numbered from 1) and a pending first corner."""
+    out = draw_boxes(frame, np.asarray(boxes, dtype=np.float64).reshape(-1, 4), ids=range(1, len(boxes) + 1))
+    if corner is not None:
+        color = id_color(len(boxes) + 1)
+        cv2.drawMarker(out, (int(round(corner[0])), int(round(corner[1]))), color, cv2.MARKER_CROSS, 14, 2)
+    return out
+
+
+# --------------------------------------------------------------------------- tracking
+
+
+@dataclass
+class TrackingRun:
+    """Results of one tracking run, all files in ``folder``."""
+
+    folder: Path
+    video: Path
+    boxes: np.ndarray  # (T, N, 4) xywh pixels
+    scores: np.ndarray  # (T, N)
+    threshold: float | None  # lost below this score (None: the model has no threshold)
+    fps: float
+    total_frames: int | None  # frames in the video when known (more than tracked when truncated)
+    truncated: bool
+    seconds: float
+    model: str
+    attention: dict[int, Path] = field(default_factory=dict)  # frame index -> grid PNG (targets left to right)
+    attention_note: str = ""
+    downloads: list[Path] = field(default_factory=list)
+
+    @property
+    def lost(self) -> np.ndarray | None:
+        """(T, N) True where a target's score is below the model's threshold (None without a threshold)."""
+        return None if self.threshold is None else self.scores < self.threshold
+
+    def summary(self, max_frames: int) -> str:
+        frames = len(self.boxes)
+        text = (
+            f"Tracked {self.boxes.shape[1]} target(s) over {frames} frames in {self.seconds:.1f} s "
+            f"({frames / max(self.seconds, 1e-9):.1f} frames/s) with {self.model}."
+        )
+        if self.truncated:
+            more = f"has {self.total_frames} frames" if self.total_frames else "is longer"
+            text += f" The video {more}: only the first {max_frames} were tracked (the app's frame limit)."
+        if self.threshold is None:
+            text += " This model has no lost-target threshold, so no frame is marked lost."
+        else:
+            lost = int(self.lost.any(axis=1).sum())
+            text += f" {lost} frame(s) have a target scored below {self.threshold:g} (marked lost)."
+        return text
+
+
+def lost_threshold(tracker: SimTrackTracker) -> float | None:
+    """The model's lost-target score threshold, if its config has one."""
+    value = getattr(tracker.model.config, "lost_threshold", None)
+    return None if value is None else float(value)
+
+
+def run_tracking(
+    tracker: SimTrackTracker,
+    video: VideoInfo,
+    boxes: np.ndarray,
+    folder: str | os.PathLike,
+    *,
+    model: str,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    attention_every: int = 10,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> TrackingRun:
+    """Track ``boxes`` (N, 4) through ``video`` frame by frame (never holding the video), writing into ``folder``.
+
+    Writes ``tracked.mp4`` (H.264, boxes drawn), one benchmark-format ``.txt`` per target, ``tracking.json``,
+    ``scores.png`` and, every ``attention_every`` frames (0: never), a PNG of the target attention maps.
+    Stops after ``max_frames`` frames. ``progress(done, total)`` is called after each frame.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = min(video.num_frames, max_frames) if video.num_frames else None
+    all_boxes: list[np.ndarray] = []
+    all_scores: list[np.ndarray] = []
+    attention: dict[int, Path] = {}
+    attention_note = ""
+    if attention_every and not isinstance(tracker.model, torch.nn.Module):
+        attention_note, attention_every = "Attention maps need the torch backend.", 0
+    ids = range(1, len(boxes) + 1)
+    truncated = False
+    started = time.perf_counter()
+    output = folder / "tracked.mp4"
+    try:
+        with VideoReader(video.path) as frames, BrowserVideoWriter(output, fps=video.fps) as writer:
+            for index, frame in enumerate(frames):
+                if index >= max_frames:
+                    truncated = True
+                    break
+                if attention_every and index > 0 and index % attention_every == 0:
+                    attention[index] = _save_attention(tracker, frame, folder / f"attention_{index:06d}.png")
+                result = tracker.init(frame, boxes) if index == 0 else tracker.track(frame)
+                all_boxes.append(result.boxes)
+                all_scores.append(np.asarray(result.scores, dtype=np.float64))
+                writer.write(draw_boxes(frame, result.boxes, result.scores, ids=ids))
+                if progress is not None:
+                    progress(index + 1, total)
+    except (ValueError, OSError, cv2.error) as err:
+        raise AppError(f"reading {Path(video.path).name} failed at frame {len(all_boxes)}: {one_line(err)}") from None
+    run = TrackingRun(
+        folder=folder, video=output, boxes=np.stack(all_boxes), scores=np.stack(all_scores),
+        threshold=lost_threshold(tracker), fps=video.fps, total_frames=video.num_frames, truncated=truncated,
+        seconds=time.perf_counter() - started, model=model, attention=attention, attention_note=attention_note,
+    )
+    run.downloads = write_downloads(run, Path(video.path).name)
+    return run
+
+
+def _save_attention(tracker: SimTrackTracker, frame: np.ndarray, path: Path) -> Path:
+    """Target attention maps of ``frame`` (searched around the current boxes), one grid per target side by side."""
+    maps, crops = attention_maps(tracker, frame)
+    grids = [attention_grid(m, c) for m, c in zip(maps, crops)]
+    gap = np.full((grids[0].shape[0], 6, 3), 255, np.uint8)
+    image = np.concatenate([part for grid in grids for part in (grid, gap)][:-1], axis=1)
+    if not cv2.imwrite(str(path), image[..., ::-1]):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def write_downloads(run: TrackingRun, video_name: str) -> list[Path]:
+    """One ``x,y,w,h`` text file per target (the benchmarks' format), ``tracking.json`` and ``scores.png``."""
+    paths = []
+    for k in range(run.boxes.shape[1]):
+        paths.append(write_results(run.folder / f"boxes_target{k + 1}.txt", run.boxes[:, k]))
+    lost = run.lost
+    document = {
+        "video": video_name,
+        "frames": int(len(run.boxes)),
+        "fps": run.fps,
+        "truncated": run.truncated,
+        "model": run.model,
+        "lost_threshold": run.threshold,
+        "box_format": "x, y, w, h in pixels (top-left corner and size)",
+        "targets": [
+            {
+                "id": k + 1,
+                "boxes": np.round(run.boxes[:, k], 4).tolist(),
+                "scores": np.round(run.scores[:, k], 5).tolist(),
+                "lost": None if lost is None else lost[:, k].tolist(),
+            }
+            for k in range(run.boxes.shape[1])
+        ],
+    }
+    json_path = run.folder / "tracking.json"
+    json_path.write_text(json.dumps(document, indent=1) + "\n")
+    plot_path = run.folder / "scores.png"
+    score_figure(run).savefig(plot_path, dpi=100)
+    return [*paths, json_path, plot_path]
+
+
+def score_figure(run: TrackingRun) -> Any:
+    """A matplotlib figure of each target's score per frame, lost frames marked with crosses and shading."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("the score plot needs matplotlib: pip install simtrack_hf[app]") from None
+    figure = Figure(figsize=(8, 3.2), layout="constrained")
+    axes = figure.add_subplot()
+    frames = np.arange(len(run.scores))
+    lost = run.lost
+    for k in range(run.scores.shape[1]):
+        color = np.array(id_color(k + 1)) / 255 * 0.8  # a little darker than the boxes, for a white background
+        axes.plot(frames, run.scores[:, k], color=color, lw=1.6, label=f"target {k + 1}")
+        if lost is not None and lost[:, k].any():
+            axes.plot(frames[lost[:, k]], run.scores[lost[:, k], k], "x", color="crimson", ms=6)
+    if lost is not None:
+        axes.axhline(run.threshold, color="crimson", ls="--", lw=1, label=f"lost below {run.threshold:g}")
+        for start, stop in _spans(lost.any(axis=1)):
+            axes.axvspan(start - 0.5, stop - 0.5, color="crimson", alpha=0.12, lw=0)
+    else:
+        axes.text(0.99, 0.03, "no lost-target threshold in this model's config", transform=axes.transAxes,
+                  ha="right", fontsize=8, color="0.4")
+    axes.set(xlabel="frame", ylabel="score", ylim=(0, 1.02), xlim=(0, max(1, len(frames) - 1)))
+    axes.set_title("Score per frame (lost frames marked)", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left", fontsize=8, ncols=min(4, run.scores.shape[1] + 1))
+    return figure
+
+
+def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open ``[start, stop)`` runs of True in a 1-D boolean array."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def example_clips() -> list[tuple[Path, list[float]]]:
+    """The shipped example clips and their first-frame boxes (from the JSON beside each clip)."""
+    clips = []
+    for meta in sorted(EXAMPLES_DIR.glob("*.json")):
+        data = json.loads(meta.read_text())
+        clips.append((EXAMPLES_DIR / data["video"], [float(v) for v in data["box"]]))
+    return clips
