@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from simtrack_hf.data.photos import default_photo_dir, load_photos, render_photo_sequence
-from simtrack_hf.video_encoding import BrowserVideoWriter
+from simtrack_hf.io.encoding import BrowserVideoWriter
 
 PHOTOS = {
     "010_life_by_Aitzol_Berasategi.jpg": "life, by Aitzol Berasategi (2018), CC-BY-4.0",
