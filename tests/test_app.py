@@ -144,15 +144,16 @@ def test_frame_limit_stops_tracking_with_a_message(tracker, tmp_path):
     assert read_results(run.folder / "boxes_target1.txt").shape == (5, 4)
 
 
-def test_lost_frames_follow_the_models_threshold(tracker, tmp_path):
+def test_lost_frames_follow_the_trackers_flags(tmp_path):
     info = probe_video(moving_square_video(tmp_path / "clip.mp4"))
-    tracker.model.config.lost_threshold = 0.999  # untrained model: every tracked frame scores below it
+    torch.manual_seed(0)  # untrained model: every tracked frame scores below 0.999
+    tracker = SimTrackTracker(SimTrackModel(tiny_config()), lost_threshold=0.999)
     run = run_tracking(tracker, info, np.array([[20.0, 30, 30, 30]]), tmp_path / "out", model="tiny",
                        attention_every=0)
     assert run.lost[:, 0].tolist() == [False] + [True] * 7  # the initialisation frame scores 1
     document = json.loads((run.folder / "tracking.json").read_text())
     assert document["lost_threshold"] == 0.999 and document["targets"][0]["lost"] == run.lost[:, 0].tolist()
-    assert "7 frame(s) have a target scored below 0.999" in run.summary(3000)
+    assert "7 frame(s) have a target flagged lost (score below 0.999)" in run.summary(3000)
     axes = score_figure(run).axes[0]
     crosses = [line for line in axes.lines if line.get_marker() == "x"]
     assert len(crosses) == 1 and len(crosses[0].get_xdata()) == 7

@@ -222,7 +222,8 @@ class TrackingRun:
     video: Path
     boxes: np.ndarray  # (T, N, 4) xywh pixels
     scores: np.ndarray  # (T, N)
-    threshold: float | None  # lost below this score (None: the model has no threshold)
+    flags: np.ndarray  # (T, N) the tracker's lost flags
+    threshold: float | None  # the tracker's lost threshold (None: no target is ever flagged lost)
     fps: float
     total_frames: int | None  # frames in the video when known (more than tracked when truncated)
     truncated: bool
@@ -234,8 +235,8 @@ class TrackingRun:
 
     @property
     def lost(self) -> np.ndarray | None:
-        """(T, N) True where a target's score is below the model's threshold (None without a threshold)."""
-        return None if self.threshold is None else self.scores < self.threshold
+        """(T, N) True where the tracker flagged a target lost (None when it has no lost threshold)."""
+        return None if self.threshold is None else self.flags
 
     def summary(self, max_frames: int) -> str:
         frames = len(self.boxes)
@@ -249,15 +250,9 @@ class TrackingRun:
         if self.threshold is None:
             text += " This model has no lost-target threshold, so no frame is marked lost."
         else:
-            lost = int(self.lost.any(axis=1).sum())
-            text += f" {lost} frame(s) have a target scored below {self.threshold:g} (marked lost)."
+            lost = int(self.flags.any(axis=1).sum())
+            text += f" {lost} frame(s) have a target flagged lost (score below {self.threshold:g})."
         return text
-
-
-def lost_threshold(tracker: SimTrackTracker) -> float | None:
-    """The model's lost-target score threshold, if its config has one."""
-    value = getattr(tracker.model.config, "lost_threshold", None)
-    return None if value is None else float(value)
 
 
 def run_tracking(
@@ -282,6 +277,7 @@ def run_tracking(
     total = min(video.num_frames, max_frames) if video.num_frames else None
     all_boxes: list[np.ndarray] = []
     all_scores: list[np.ndarray] = []
+    all_lost: list[np.ndarray] = []
     attention: dict[int, Path] = {}
     attention_note = ""
     if attention_every and not isinstance(tracker.model, torch.nn.Module):
@@ -301,6 +297,7 @@ def run_tracking(
                 result = tracker.init(frame, boxes) if index == 0 else tracker.track(frame)
                 all_boxes.append(result.boxes)
                 all_scores.append(np.asarray(result.scores, dtype=np.float64))
+                all_lost.append(np.asarray(result.lost, dtype=bool))
                 writer.write(draw_boxes(frame, result.boxes, result.scores, ids=ids))
                 if progress is not None:
                     progress(index + 1, total)
@@ -308,8 +305,9 @@ def run_tracking(
         raise AppError(f"reading {Path(video.path).name} failed at frame {len(all_boxes)}: {one_line(err)}") from None
     run = TrackingRun(
         folder=folder, video=output, boxes=np.stack(all_boxes), scores=np.stack(all_scores),
-        threshold=lost_threshold(tracker), fps=video.fps, total_frames=video.num_frames, truncated=truncated,
-        seconds=time.perf_counter() - started, model=model, attention=attention, attention_note=attention_note,
+        flags=np.stack(all_lost), threshold=tracker.options.lost_threshold, fps=video.fps,
+        total_frames=video.num_frames, truncated=truncated, seconds=time.perf_counter() - started, model=model,
+        attention=attention, attention_note=attention_note,
     )
     run.downloads = write_downloads(run, Path(video.path).name)
     return run
