@@ -10,8 +10,11 @@ traceback switch).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,7 +34,9 @@ from simtrack_hf.data.benchmarks import read_benchmark
 from simtrack_hf.data.manifests import parse_sources
 from simtrack_hf.evaluation.results import find_result_file, read_results
 from simtrack_hf.image_processing_simtrack import to_rgb_uint8
+from simtrack_hf.inference.onnx_runtime import OnnxSimTrackRunner
 from simtrack_hf.io.frames import VideoReader
+from simtrack_hf.tools.export import export_onnx
 
 FRAME = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
 
@@ -81,6 +86,9 @@ def world(tmp_path_factory) -> Path:
     torch.save({"args": argparse.Namespace(lr=1)}, root / "objects.pth")
     torch.save({"unknown.weight": torch.zeros(1)}, root / "foreign.pth")
     (root / "empty_folder").mkdir()
+    export_onnx(SimTrackModel(tiny_config()).eval(), root / "onnx")
+    data = root / "onnx" / "model.onnx.data"
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
     _write_frames(root / "frames", 3)
     _write_frames(root / "twins", 2)
     cv2.imwrite(str(root / "twins" / "00000001.png"), FRAME)
@@ -221,6 +229,8 @@ ROWS = [
         ValueError, r"unexpected keys in the original checkpoint \(1\)"),
     Row("missing checkpoint file", lambda w: load_model(w / "none.pth", tiny_config(), kind="original"),
         FileNotFoundError, "checkpoint file not found"),
+    Row("truncated model.onnx.data", lambda w: OnnxSimTrackRunner(w / "onnx"), ValueError,
+        "ONNX Runtime cannot load .*model.onnx .*truncated or missing model.onnx.data.*out of bounds"),
     Row("folder that is no model", lambda w: load_model((w / "empty_folder")), ValueError, "neither a checkpoint file"),
     # ------------------------------------------------------------------ configs
     Row("unknown variant", lambda w: load_config("sim-b99"), ValueError, "sim-b99"),
@@ -243,6 +253,8 @@ ROWS = [
                                                  "{root}/missing"), CLI, "model folder not found"),
     Row("track --model of a truncated file", cli("track", "{root}/frames", "--box", "1,1,9,9", "--model",
                                                  "{root}/truncated"), CLI, "is not readable safetensors"),
+    Row("track --model of a truncated ONNX export", cli("track", "{root}/frames", "--box", "1,1,9,9", "--model",
+                                                        "{root}/onnx"), CLI, "ONNX Runtime cannot load"),
     Row("track a box outside the video", cli("track", "{root}/frames", "--box", "500,500,9,9", "--model",
                                              "{root}/model"), CLI, "frame 0: Box 0 .* fully outside"),
     Row("evaluate --name ../../x", cli("evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot", "--name",
@@ -317,3 +329,129 @@ def test_bad_input(row: Row, world: Path, capsys):
         assert "\n" not in message.strip(), message
     assert re.search(row.message, message), message
     assert "weights_only=False" not in message
+
+
+# ---------------------------------------------------------------------------------------------- around faults
+
+
+def test_track_keeps_what_it_tracked_before_a_corrupt_frame(world, tmp_path, capsys):
+    _write_frames(tmp_path / "clip", 8, corrupt=5)
+    results = tmp_path / "boxes.txt"
+    with pytest.raises(SystemExit):
+        main(["track", str(tmp_path / "clip"), "--box", "20,20,16,16", "--model", str(world / "model"),
+              "--results", str(results)])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "frame 5: could not read image file" in error and "00000006.jpg" in error
+    assert f"the 5 frames tracked before it are in {results}" in error
+    assert len(read_results(results)) == 5
+
+
+def test_ignore_mismatched_sizes_keeps_its_transformers_meaning(world):
+    model = load_pretrained(world / "wide_in_narrow", ignore_mismatched_sizes=True)  # re-initialised, accepted
+    assert model.config.intermediate_size == 64
+    with pytest.raises(ValueError, match="unexpected_keys"):
+        load_pretrained(world / "deep_in_shallow", ignore_mismatched_sizes=True)
+
+
+def test_manifest_cache_follows_every_label_file(world, tmp_path):
+    from simtrack_hf.data.synthetic import write_got10k_dataset
+    from simtrack_hf.data.manifests import build_manifest
+
+    write_got10k_dataset(tmp_path / "data", num_sequences=2, num_frames=24, size=(64, 80))
+    cache = tmp_path / "cache"
+    first = build_manifest("got10k", tmp_path / "data", cache_dir=cache)
+    gt = tmp_path / "data" / "train" / first[0]["sequence"] / "groundtruth.txt"
+    lines = gt.read_text().splitlines()
+    gt.write_text("\n".join(["5.0000,6.0000,7.0000,8.0000", *lines[1:]]) + "\n")  # fixed in place
+    assert build_manifest("got10k", tmp_path / "data", cache_dir=cache)[0]["boxes"][0] == [5, 6, 7, 8]
+    assert len(list(cache.iterdir())) == 2
+    rebuilt = build_manifest("got10k", tmp_path / "data", cache_dir=cache, rebuild=True)
+    assert rebuilt[0]["boxes"][0] == [5, 6, 7, 8] and len(list(cache.iterdir())) == 2
+
+
+def test_train_has_rebuild_manifests():
+    from simtrack_hf.commands.train import parse_args
+
+    sim, _ = parse_args(["--rebuild_manifests", "true", "--output_dir", "unused", "--use_cpu", "true"])
+    assert sim.rebuild_manifests is True
+
+
+def test_an_all_bad_dataset_leaves_no_cache_entry(world, tmp_path):
+    from simtrack_hf.data.manifests import build_manifest
+
+    for _ in range(2):  # the second run fails the same clear way (no broken entry left behind)
+        with pytest.warns(UserWarning), pytest.raises(ValueError, match="no usable sequence"):
+            build_manifest("got10k", world / "bad_got10k", cache_dir=tmp_path / "cache")
+    assert not list(tmp_path.glob("cache/*"))
+
+
+def test_pipeline_box_with_two_boxes_returns_both_targets(world):
+    from transformers import pipeline
+
+    pipe = pipeline("visual-object-tracking", model=str(world / "model"))
+    frames = [np.roll(FRAME, 2 * i, axis=1) for i in range(3)]
+    both = pipe(frames, box=[[20, 20, 16, 16], [40, 30, 12, 12]])
+    assert len(both) == 2 and [len(target) for target in both] == [3, 3]
+    assert both[1][0]["box"] == [40, 30, 12, 12]
+    assert pipe(frames, box=[20, 20, 16, 16])[0]["box"] == [20, 20, 16, 16]  # one box: one list
+
+
+def test_an_interrupted_synthetic_benchmark_is_never_scored(tmp_path, monkeypatch):
+    from simtrack_hf.data import synthetic
+    from simtrack_hf.training.workspace import ensure_synthetic_benchmark
+
+    render = synthetic.render_sequence
+
+    def fail_on_the_second(seed, **kwargs):
+        if seed[1] == 2:
+            raise KeyboardInterrupt
+        return render(seed, **kwargs)
+
+    root = tmp_path / "synthetic"
+    monkeypatch.setattr(synthetic, "render_sequence", fail_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_synthetic_benchmark(root, 3, 8)
+    assert not root.exists() and not list(tmp_path.iterdir())  # nothing that looks like a benchmark
+    monkeypatch.setattr(synthetic, "render_sequence", render)
+    ensure_synthetic_benchmark(root, 3, 8)
+    assert len(read_benchmark("synthetic", root)) == 3 and (root / ".complete").is_file()
+
+
+def test_train_never_deletes_a_folder_it_did_not_render(world, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--synthetic_dir", str(world / "foreign_synthetic"), "--output_dir", str(world / "run"),
+              "--use_cpu", "true", "--report_to", "none"])
+    assert (world / "foreign_synthetic" / "train" / "my_notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("module, command, extra", [
+    ("matplotlib", ["evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot"], "eval"),
+    ("datasets", ["train", "--data", "got10k:{root}/bad_got10k", "--output_dir", "{root}/run", "--use_cpu", "true",
+                  "--report_to", "none", "--rebuild_manifests", "true"], "train"),
+])
+def test_a_missing_extra_names_its_pip_install(world, monkeypatch, capsys, module, command, extra):
+    for name in [m for m in sys.modules if m == module or m.startswith(f"{module}.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delitem(sys.modules, "simtrack_hf.data.manifests", raising=False)
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as when it is not installed
+    with pytest.raises(SystemExit) as caught:
+        main([a.replace("{root}", str(world)) for a in command])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"simtrack {command[0]}: error: this needs {module}, which is not installed: pip install simtrack_hf[{extra}]")
+
+
+def test_console_script_says_one_line_and_debug_shows_the_traceback(world, monkeypatch):
+    argv = ["track", str(world / "nope.mp4"), "--box", "1,1,9,9", "--model", str(world / "model")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    env.pop("SIMTRACK_DEBUG", None)
+    quiet = subprocess.run([str(Path(sys.executable).parent / "simtrack"), *argv], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
+    assert quiet.stderr.strip().splitlines()[-1] == (
+        f"simtrack track: error: video file or image folder not found: {world / 'nope.mp4'}")
+    with pytest.raises(FileNotFoundError):  # --debug: the exception itself, so Python prints its traceback
+        main([*argv, "--debug"])
+    monkeypatch.setenv("SIMTRACK_DEBUG", "1")
+    with pytest.raises(FileNotFoundError):
+        main(argv)

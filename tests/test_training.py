@@ -217,3 +217,42 @@ def test_two_process_cpu_training_with_accelerate_launch(tmp_path, synthetic_dir
     assert p0.keys() == p1.keys() and len(p0) > 10
     for key in p0:
         assert torch.equal(p0[key], p1[key]), key  # DDP kept the replicas identical
+
+
+KILL_WHILE_SAVING = """
+import os, signal, sys
+from transformers import Trainer
+from simtrack_hf.commands import main
+
+save_rng_state = Trainer._save_rng_state
+def killed_at_step_4(self, output_dir):  # runs after the weights, optimizer and scheduler, before trainer_state.json
+    if self.state.global_step == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+    save_rng_state(self, output_dir)
+Trainer._save_rng_state = killed_at_step_4
+main(["train", *sys.argv[1:]])
+"""
+
+
+@pytest.mark.slow
+def test_killed_while_saving_resumes_from_the_previous_complete_checkpoint(tmp_path, synthetic_dir, caplog):
+    common = [*TINY_FLAGS, "--synthetic_dir", synthetic_dir, "--max_steps", "6", "--save_steps", "2",
+              "--logging_steps", "2"]
+    train_command.main([*common, "--output_dir", str(tmp_path / "full")])
+    killed = tmp_path / "killed"
+    script = tmp_path / "kill_while_saving.py"
+    script.write_text(KILL_WHILE_SAVING)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run([sys.executable, str(script), *common, "--output_dir", str(killed)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == -9, result.stderr[-3000:]  # SIGKILL, in the middle of writing checkpoint-4
+    assert (killed / "checkpoint-4" / "model.safetensors").is_file()
+    assert not (killed / "checkpoint-4" / "trainer_state.json").exists()
+    with caplog.at_level("WARNING", logger="simtrack_hf.training.workspace"):
+        trainer = train_command.main([*common, "--output_dir", str(killed), "--resume_from_checkpoint", "last"])
+    assert "skipping incomplete checkpoint" in caplog.text and "checkpoint-4" in caplog.text
+    assert trainer.state.global_step == 6
+    full, again = load_file(tmp_path / "full" / "model.safetensors"), load_file(killed / "model.safetensors")
+    assert full.keys() == again.keys()
+    for key in full:
+        assert torch.equal(again[key], full[key]), key

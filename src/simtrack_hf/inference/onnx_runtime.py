@@ -81,7 +81,12 @@ class OnnxSimTrackRunner:
         if providers is None:
             available = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-        self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        except Exception as error:  # ORT's own classes (Fail, InvalidProtobuf, ...), messages without the path
+            reason = str(error).rsplit(" : ", 1)[-1].strip()
+            raise ValueError(f"ONNX Runtime cannot load {self.path} (truncated or missing {self.path.name}.data? "
+                             f"export again with `simtrack export-onnx`): {reason}") from error
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> "OnnxSimTrackRunner":
