@@ -1,10 +1,10 @@
-# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`; `make app` serves the web demo.
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo
+.PHONY: install test demo app
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ install: $(STAMP)
 
 demo: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/simtrack demo --output-dir outputs
+
+app: install
+	$(VENV)/bin/simtrack app
 
 test: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
