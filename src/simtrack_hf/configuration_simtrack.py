@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from transformers import PretrainedConfig
@@ -51,6 +52,13 @@ SIMTRACK_PRESETS: dict[str, dict[str, Any]] = {
         head_channels=96, pos_embed_hidden_size=96,
     ),
 }
+
+
+_POSITIVE_INTS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "patch_size",
+                  "pretrained_image_size", "template_size", "search_size", "foveal_size", "head_hidden_size",
+                  "head_channels", "pos_embed_hidden_size")
+_POSITIVE_FLOATS = ("layer_norm_eps", "template_factor", "search_factor", "initializer_range")
+_NON_NEGATIVE_FLOATS = ("attention_dropout", "giou_loss_weight", "l1_loss_weight")
 
 
 class SimTrackConfig(PretrainedConfig):
@@ -126,10 +134,29 @@ class SimTrackConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.tracking_options = dict(tracking_options) if tracking_options else None
         super().__init__(**kwargs)
-        self.validate_sizes()
+        self.check_values()
 
-    def validate_sizes(self) -> None:
-        """Raise `ValueError` when the crop sizes cannot form SimTrack's token grids."""
+    def check_values(self) -> None:
+        """Raise `ValueError` naming the field when a value is of the wrong kind or out of range, or when the crop
+        sizes cannot form SimTrack's token grids."""
+        from transformers.activations import ACT2FN
+
+        for name in _POSITIVE_INTS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"SimTrackConfig.{name} must be a positive integer, got {value!r}")
+        for name in (*_POSITIVE_FLOATS, *_NON_NEGATIVE_FLOATS):
+            value, positive = getattr(self, name), name in _POSITIVE_FLOATS
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"SimTrackConfig.{name} must be a finite number, got {value!r}")
+            if value < 0 or (positive and value == 0):
+                raise ValueError(f"SimTrackConfig.{name} must be {'> 0' if positive else '>= 0'}, got {value!r}")
+        if not 0 <= self.attention_dropout < 1:
+            raise ValueError(f"SimTrackConfig.attention_dropout must be in [0, 1), got {self.attention_dropout!r}")
+        if not isinstance(self.foveal_shift, bool):
+            raise ValueError(f"SimTrackConfig.foveal_shift must be true or false, got {self.foveal_shift!r}")
+        if self.hidden_act not in ACT2FN:
+            raise ValueError(f"SimTrackConfig.hidden_act {self.hidden_act!r} is not a transformers activation")
         p = self.patch_size
         for name in ("template_size", "search_size", "foveal_size", "pretrained_image_size"):
             if getattr(self, name) % p:
