@@ -211,3 +211,22 @@ def test_app_command_is_registered():
 
     args = build_parser().parse_args(["app", "--port", "7999", "--max-frames", "50"])
     assert (args.command, args.port, args.host, args.max_frames) == ("app", 7999, "127.0.0.1", 50)
+
+
+def test_space_folder_installs_what_the_package_needs():
+    """The Space's requirements list the package's dependencies and its [app] extra (gradio comes with the SDK)."""
+    import re
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    repo = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
+    name = lambda spec: re.split(r"[<>=!~\[ ;]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")  # noqa: E731
+    needed = {name(s) for s in project["dependencies"] + project["optional-dependencies"]["app"]}
+    space = repo / "spaces" / "simtrack"
+    lines = [line for line in (space / "requirements.txt").read_text().splitlines() if line and line[0] not in "#-"]
+    metadata = (space / "README.md").read_text().split("---")[1]
+    assert re.search(r"^sdk: gradio$", metadata, re.M) and re.search(r"^app_file: app\.py$", metadata, re.M)
+    assert needed - {"gradio"} <= {name(line) for line in lines}
+    assert "from simtrack_hf.app import launch" in (space / "app.py").read_text()

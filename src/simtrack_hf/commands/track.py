@@ -16,7 +16,8 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
                         help="save_pretrained folder, Hub repo or `simtrack export-onnx` folder (default: demo model)")
     parser.add_argument("--backend", choices=["torch", "onnxruntime"], default=None,
                         help="default: onnxruntime for a folder holding model.onnx, else torch")
-    parser.add_argument("--output", help="annotated video to write (.mp4 or .avi)")
+    parser.add_argument("--output", help="annotated video to write (.mp4 / .mov: H.264, .webm: VP9, which browsers "
+                                          "play; .avi: MJPG)")
     parser.add_argument("--results", help="results text file, one x,y,w,h line per frame (several targets: "
                                            "one file per target, NAME_1.txt, NAME_2.txt, ...)")
     parser.add_argument("--device", default=None, type=parse_device,
