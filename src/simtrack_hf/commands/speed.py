@@ -17,7 +17,7 @@ from ..tools.speed import (
     measure_accuracy,
     measure_speed,
 )
-from .common import DEFAULT_MODEL, positive_int
+from .common import DEFAULT_MODEL, parse_device, positive_int
 
 
 def _batches(text: str) -> list[int]:
@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up calls (default 3)")
     parser.add_argument("--batch", type=_batches, default=[1], metavar="N[,N...]",
                         help="targets tracked per frame (N rows of one forward), e.g. 1,2,4 (default 1)")
-    parser.add_argument("--device", default=None, help="device of the PyTorch backends (default: cuda if present)")
+    parser.add_argument("--device", default=None, type=parse_device,
+                        help="device of the PyTorch backends (default: cuda if present)")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="run N CPU-bound competitor processes while timing (a shared machine)")
     parser.add_argument("--accuracy-root", metavar="DIR",
