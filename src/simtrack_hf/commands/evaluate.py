@@ -14,7 +14,7 @@ import numpy as np
 
 from ..evaluation.metrics import CONVENTIONS
 from ..evaluation.runner import STATIC
-from .common import DEFAULT_MODEL
+from .common import DEFAULT_MODEL, parse_device
 
 DATASET_FORMATS = ("got10k", "lasot", "trackingnet", "otb", "uav123", "tnl2k", "synthetic")
 
@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--convention", choices=CONVENTIONS, default=None,
                         help="metrics convention (default: got10k for GOT-10k, else pytracking)")
     parser.add_argument("--batch-sequences", type=int, default=8, metavar="K", help="videos per model forward")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    parser.add_argument("--device", default=None, type=parse_device,
+                        help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     parser.add_argument("--max-sequences", type=int, default=None, metavar="N", help="only the first N sequences")
     parser.add_argument("--no-resume", action="store_true", help="track again even where results exist")
