@@ -115,3 +115,50 @@ def test_bf16_model_keeps_the_soft_argmax_in_float32():
     assert expected.pred_boxes.dtype == half.pred_boxes.dtype == half.scores.dtype == torch.float32
     assert half.corner_logits.dtype == torch.bfloat16
     torch.testing.assert_close(half.pred_boxes, expected.pred_boxes, atol=0.02, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    SimTrackModel(tiny_config()).save_pretrained(folder)
+    return folder
+
+
+def test_tracker_dtype_names(model_folder, no_native_bf16):
+    from simtrack_hf import SimTrackTracker
+
+    assert SimTrackTracker.from_pretrained(model_folder, torch_dtype="auto").dtype == torch.float32
+    assert SimTrackTracker.from_pretrained(model_folder, torch_dtype="float32").dtype == torch.float32
+    with pytest.raises(ValueError, match="needs a CPU with native bf16"):
+        SimTrackTracker.from_pretrained(model_folder, torch_dtype="bfloat16")
+
+
+def test_tracker_auto_dtype_with_native_bf16(model_folder, native_bf16, monkeypatch):
+    from simtrack_hf import SimTrackTracker
+
+    monkeypatch.setattr(runtime, "_bf16_is_faster", lambda *shape: True)
+    tracker = SimTrackTracker.from_pretrained(model_folder, torch_dtype="auto")
+    assert tracker.dtype == torch.bfloat16 and next(tracker.model.parameters()).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("command", [["track", "v.mp4", "--box", "1,2,3,4"], ["demo"], ["evaluate", "--root", "r",
+                                                                                         "--dataset-format", "got10k"]])
+def test_dtype_option_on_commands(command, capsys):
+    subcommands = build_parser()._subparsers._group_actions[0].choices
+    assert subcommands[command[0]].parse_args(command[1:] + ["--dtype", "auto"]).dtype == "auto"
+    assert subcommands[command[0]].parse_args(command[1:]).dtype == "float32"  # the paper's arithmetic by default
+    with pytest.raises(SystemExit):
+        main([*command, "--dtype", "int8"])
+    assert "invalid choice: 'int8'" in capsys.readouterr().err
+
+
+def test_cli_bf16_without_native_bf16_is_one_line(model_folder, no_native_bf16, tmp_path, capsys):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(frames / f"{i}.png"), (torch.rand(48, 64, 3) * 255).byte().numpy())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["track", str(frames), "--box", "10,10,20,20", "--model", str(model_folder), "--dtype", "bfloat16"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and "bfloat16 needs a CPU with native bf16" in err[-1]

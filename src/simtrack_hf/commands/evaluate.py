@@ -14,7 +14,7 @@ import numpy as np
 
 from ..evaluation.metrics import CONVENTIONS
 from ..evaluation.runner import STATIC
-from .common import DEFAULT_MODEL, parse_device
+from .common import DEFAULT_MODEL, add_dtype_argument, parse_device
 
 DATASET_FORMATS = ("got10k", "lasot", "trackingnet", "otb", "uav123", "tnl2k", "synthetic")
 
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-sequences", type=int, default=8, metavar="K", help="videos per model forward")
     parser.add_argument("--device", default=None, type=parse_device,
                         help="cpu, cuda, cuda:1, ... (default: cuda when available)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    add_dtype_argument(parser)
     parser.add_argument("--max-sequences", type=int, default=None, metavar="N", help="only the first N sequences")
     parser.add_argument("--no-resume", action="store_true", help="track again even where results exist")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> None:
         runs = track_benchmark_sharded(args.model, sequences, dirs[args.name],
                                        batch_sequences=args.batch_sequences, resume=not args.no_resume,
                                        progress=not args.no_progress and rank == 0, device=device,
-                                       torch_dtype=getattr(torch, args.dtype))
+                                       torch_dtype=args.dtype)
         if world_size > 1:
             dist.destroy_process_group()
         if rank != 0:  # rank 0 has gathered this rank's runs: it scores, plots and writes the tables

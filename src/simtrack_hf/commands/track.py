@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .common import DEFAULT_MODEL, check_writable, parse_box, parse_device, positive_int
+from .common import DEFAULT_MODEL, add_dtype_argument, check_writable, parse_box, parse_device, positive_int
 
 
 def add_track_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +22,7 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
                                            "one file per target, NAME_1.txt, NAME_2.txt, ...)")
     parser.add_argument("--device", default=None, type=parse_device,
                         help="cpu, cuda, cuda:1, ... (default: where the model loads)")
+    add_dtype_argument(parser)
     parser.add_argument("--attention-maps", metavar="DIR", help="save per-layer target attention grids (PNG) here")
     parser.add_argument("--attention-every", type=positive_int, default=10, metavar="N",
                         help="one attention grid every N frames")
@@ -59,7 +60,11 @@ def track(args: argparse.Namespace) -> None:
     if args.attention_maps:
         os.makedirs(args.attention_maps, exist_ok=True)
     backend = args.backend or ("onnxruntime" if os.path.isfile(os.path.join(args.model, "model.onnx")) else "torch")
-    tracker = SimTrackTracker.from_pretrained(args.model, device=args.device, backend=backend)
+    if backend != "torch" and args.dtype not in ("float32", "auto"):
+        raise ValueError(f"--dtype {args.dtype} applies to PyTorch models; an ONNX export runs as it was exported "
+                         "(float32, or int8 with export-onnx --quantize int8)")
+    tracker = SimTrackTracker.from_pretrained(args.model, device=args.device, backend=backend,
+                                              torch_dtype=args.dtype if backend == "torch" else None)
     source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
     count, started = 0, time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -94,6 +99,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=150, help="length of the generated clip")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the clip (the demo model never saw it)")
     parser.add_argument("--device", default=None, type=parse_device)
+    add_dtype_argument(parser)
 
 
 def demo(args: argparse.Namespace) -> None:
@@ -115,7 +121,7 @@ def demo(args: argparse.Namespace) -> None:
     results = os.path.join(args.output_dir, "demo_boxes.txt")
     output = os.path.join(args.output_dir, "demo_tracked.mp4")
     track(argparse.Namespace(video=video, box=[ground_truth[0].tolist()], model=args.model, backend=None,
-                             output=output, results=results, device=args.device, attention_maps=None,
+                             output=output, results=results, device=args.device, dtype=args.dtype, attention_maps=None,
                              attention_every=10))
     ours = evaluate_sequence(read_results(results), ground_truth, visible, name="demo")
     static = evaluate_sequence(np.repeat(ground_truth[:1], len(ground_truth), 0), ground_truth, visible, name="demo")

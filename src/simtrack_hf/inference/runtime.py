@@ -72,7 +72,8 @@ def ort_session_options(threads: int | None = None) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = _check_threads(threads, "threads") if threads is not None else torch.get_num_threads()
+    threads = _check_threads(threads, "threads") if threads is not None else torch.get_num_threads()
+    options.intra_op_num_threads = threads
     options.log_severity_level = 3
     spinning = os.environ.get(ORT_SPINNING_ENV, "0").strip()
     if spinning not in ("0", "1"):
@@ -125,7 +126,8 @@ def has_native_bf16() -> bool:
 
 @functools.cache
 def _bf16_is_faster(m: int, k: int, n: int, threads: int) -> bool:
-    fp32, bf16 = (matmul_gflops(m, k, n, torch.device("cpu"), dtype, repeats=5) for dtype in (torch.float32, torch.bfloat16))
+    cpu = torch.device("cpu")
+    fp32, bf16 = (matmul_gflops(m, k, n, cpu, dtype, repeats=5) for dtype in (torch.float32, torch.bfloat16))
     return bf16 > 1.2 * fp32
 
 

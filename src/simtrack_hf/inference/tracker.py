@@ -22,6 +22,7 @@ import torch
 from ..convert_simtrack import load_pretrained
 from ..image_processing_simtrack import SimTrackImageProcessor, to_rgb_uint8
 from ..io.frames import open_frames
+from .runtime import resolve_dtype
 from ..modeling_simtrack import SimTrackModel
 from .options import TrackingOptions, refine_predictions
 
@@ -90,7 +91,7 @@ class SimTrackTracker:
         cls,
         path_or_repo: str | os.PathLike,
         device: str | torch.device | None = None,
-        torch_dtype: torch.dtype | None = None,
+        torch_dtype: torch.dtype | str | None = None,
         backend: str = "torch",
         tracking_options: dict[str, Any] | None = None,
         **kwargs: Any,
@@ -98,6 +99,8 @@ class SimTrackTracker:
         """Model and processor from a `save_pretrained` folder or Hub repo (kwargs go to both loaders).
 
         `backend="onnxruntime"` runs a folder written by `simtrack export-onnx` (`model.onnx` + configs).
+        `torch_dtype` (PyTorch backend): a dtype, or "auto" / "float32" / "bfloat16" / "float16" resolved by
+        `simtrack_hf.inference.runtime.resolve_dtype` (bf16 only on CPUs with native bf16; "auto" measures it).
         `tracking_options` override the model config's `TrackingOptions`.
         """
         tracking_options = tracking_options or {}
@@ -113,6 +116,7 @@ class SimTrackTracker:
         if backend != "torch":
             raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
         model = load_pretrained(path_or_repo, **kwargs)
+        torch_dtype = resolve_dtype(torch_dtype, device or model.device, model.config)
         try:
             processor = SimTrackImageProcessor.from_pretrained(path_or_repo, **kwargs)
         except OSError:  # folder without preprocessor_config.json: derive it from the model config
