@@ -414,9 +414,9 @@ def test_pipeline_box_with_two_boxes_returns_both_targets(world):
     pipe = pipeline("visual-object-tracking", model=str(world / "model"))
     frames = [np.roll(FRAME, 2 * i, axis=1) for i in range(3)]
     both = pipe(frames, box=[[20, 20, 16, 16], [40, 30, 12, 12]])
-    assert len(both) == 2 and [len(target) for target in both] == [3, 3]
-    assert both[1][0]["box"] == [40, 30, 12, 12]
-    assert pipe(frames, box=[20, 20, 16, 16])[0]["box"] == [20, 20, 16, 16]  # one box: one list
+    assert len(both) == 3 and [[o["id"] for o in frame["objects"]] for frame in both] == [[0, 1]] * 3
+    assert both[0]["objects"][1]["box"] == {"xmin": 40, "ymin": 30, "xmax": 52, "ymax": 42}
+    assert [len(frame["objects"]) for frame in pipe(frames, box=[20, 20, 16, 16])] == [1, 1, 1]  # one box: one
 
 
 def test_an_interrupted_synthetic_benchmark_is_never_scored(tmp_path, monkeypatch):

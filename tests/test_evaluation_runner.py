@@ -222,5 +222,5 @@ def test_track_many_checks_inputs(tracker, sequences):
         t.init(frames[0], sequences[0].init_box)
     with pytest.raises(ValueError, match="share one model"):
         track_many([tracker, other], frames[1:3])
-    with pytest.raises(ValueError, match="one frame per tracker"):
+    with pytest.raises(ValueError, match="one frame per session"):
         track_many([tracker], frames[1:3])

@@ -150,7 +150,7 @@ def test_dry_run_writes_exactly_the_upload(dry_run):
                                   "AutoModel": "modeling_simtrack.SimTrackModel"}
     processor = json.loads((folder / "preprocessor_config.json").read_text())
     assert processor["auto_map"] == {"AutoImageProcessor": "image_processing_simtrack.SimTrackImageProcessor"}
-    for name in ("modeling_simtrack.py", "image_processing_simtrack.py"):  # relative imports only
+    for name in ("modeling_simtrack.py", "image_processing_simtrack.py", "tracking_simtrack.py"):  # relative only
         assert not re.search(r"^\s*(from|import) simtrack_hf", (folder / name).read_text(), re.M)
     card = (folder / "README.md").read_text()
     assert "Trained with `simtrack_hf`" in card and "Tiny test model." in card and "weights-source" not in card
@@ -216,7 +216,7 @@ def test_every_variant_round_trips(variant, tmp_path):
     assert "**Untrained head.**" in (tmp_path / "up" / "README.md").read_text()
     loaded = SimTrackConfig.from_pretrained(tmp_path / "up")
     restored = SimTrackConfig(**{**loaded.to_dict(), **{k: getattr(full, k) for k in TINY_WIDTH}})
-    ignore = {"auto_map", "architectures", "dtype", "transformers_version", "_name_or_path"}
+    ignore = {"auto_map", "custom_pipelines", "architectures", "dtype", "transformers_version", "_name_or_path"}
     assert {k: v for k, v in restored.to_dict().items() if k not in ignore} == \
         {k: v for k, v in full.to_dict().items() if k not in ignore}
 
@@ -248,8 +248,10 @@ def test_loads_from_offline_hub_cache(dry_run, tmp_path, monkeypatch):
         assert SimTrackImageProcessor.from_pretrained(REPO, **kwargs).search_size == 128
         tracker = SimTrackTracker.from_pretrained(REPO, **kwargs)
         track = [r.boxes[0] for r in tracker.track_video(frames(), BOX)]
-        out = pipeline("visual-object-tracking", model=REPO, device="cpu", **kwargs)(frames(), box=BOX)
-        np.testing.assert_allclose([o["box"] for o in out], track)
+        pipe = pipeline("visual-object-tracking", model=REPO, device="cpu", trust_remote_code=True, **kwargs)
+        out = [frame["objects"][0]["box"] for frame in pipe(frames(), box=BOX)]
+        np.testing.assert_allclose([[o["xmin"], o["ymin"], o["xmax"] - o["xmin"], o["ymax"] - o["ymin"]] for o in out],
+                                   track)
     with pytest.raises(OSError):
         SimTrackModel.from_pretrained("org/not-cached")
 

@@ -56,14 +56,15 @@ def test_episode_crops_and_template(episode):
         crops, rz = proc.crop_around_boxes(frames[i], call["box_in"], call["factor"], call["output_sz"])
         np.testing.assert_array_equal(crops[0], call["crop"].numpy())
         assert rz[0] == call["resize_factor"]
-        kind = "template" if i == 0 else "search"
-        out = proc(frames[i], call["box_in"], crop=kind)
-        assert out["resize_factors"].dtype == torch.float64
-        assert out["resize_factors"][0].item() == call["resize_factor"]
-        assert out["image_sizes"].tolist() == [list(frames[i].shape[:2])]
+        if i > 0:  # search regions carry the geometry that maps boxes back
+            out = proc(frames[i], call["box_in"], crop="search")
+            assert out["resize_factors"].dtype == torch.float64
+            assert out["resize_factors"][0].item() == call["resize_factor"]
+            assert out["image_sizes"].tolist() == [list(frames[i].shape[:2])]
     template = proc.preprocess(frames[0], ep["init_bbox"], crop="template")
-    assert template["pixel_values"].dtype == torch.float32
-    torch.testing.assert_close(template["pixel_values"], ep["template_tensor"], rtol=0, atol=0)
+    assert set(template) == {"template_pixel_values", "template_boxes"}
+    assert template["template_pixel_values"].dtype == torch.float32
+    torch.testing.assert_close(template["template_pixel_values"], ep["template_tensor"], rtol=0, atol=0)
     torch.testing.assert_close(template["template_boxes"][0], ep["template_anno_norm"], rtol=0, atol=0)
 
 
@@ -144,17 +145,17 @@ def test_input_types_agree(frame):
     ]
     for image in variants:
         out = proc(image, box, crop="search")
-        torch.testing.assert_close(out["pixel_values"], reference["pixel_values"], rtol=0, atol=0)
+        torch.testing.assert_close(out["search_pixel_values"], reference["search_pixel_values"], rtol=0, atol=0)
     as_np = proc(frame, box, crop="template", return_tensors="np")
-    assert isinstance(as_np["pixel_values"], np.ndarray) and as_np["template_boxes"].shape == (1, 4)
+    assert isinstance(as_np["template_pixel_values"], np.ndarray) and as_np["template_boxes"].shape == (1, 4)
 
 
 def test_grayscale_is_repeated(frame):
     proc = SimTrackImageProcessor(template_size=32, search_size=64)
     gray = frame[..., 0]
-    expected = proc(np.repeat(gray[..., None], 3, axis=-1), [10, 10, 20, 20], crop="template")["pixel_values"]
+    expected = proc(np.repeat(gray[..., None], 3, axis=-1), [10, 10, 20, 20], crop="template")["template_pixel_values"]
     for image in (gray, gray[..., None], Image.fromarray(gray), torch.from_numpy(gray)):
-        torch.testing.assert_close(proc(image, [10, 10, 20, 20], crop="template")["pixel_values"], expected)
+        torch.testing.assert_close(proc(image, [10, 10, 20, 20], crop="template")["template_pixel_values"], expected)
 
 
 def test_batched_equals_single(frame):
@@ -163,14 +164,14 @@ def test_batched_equals_single(frame):
     boxes = np.array([[20.5, 15.0, 18.0, 12.0], [0.0, 0.0, 10.0, 30.0], [70.0, 50.0, 9.0, 9.0]])
     shared = proc(frame, boxes, crop="template")  # one frame, three targets
     per_image = proc([frame, other, frame], boxes, crop="search")  # one frame per box
-    assert shared["pixel_values"].shape == (3, 3, 32, 32) and shared["template_boxes"].shape == (3, 4)
-    assert per_image["pixel_values"].shape == (3, 3, 64, 64) and per_image["resize_factors"].shape == (3,)
+    assert shared["template_pixel_values"].shape == (3, 3, 32, 32) and shared["template_boxes"].shape == (3, 4)
+    assert per_image["search_pixel_values"].shape == (3, 3, 64, 64) and per_image["resize_factors"].shape == (3,)
     for i, image in enumerate([frame, other, frame]):
         single_t = proc(frame, boxes[i], crop="template")
         single_s = proc(image, torch.tensor(boxes[i]), crop="search")
-        for key in ("pixel_values", "template_boxes", "resize_factors"):
+        for key in ("template_pixel_values", "template_boxes"):
             torch.testing.assert_close(shared[key][i : i + 1], single_t[key], rtol=0, atol=0)
-        for key in ("pixel_values", "resize_factors", "image_sizes"):
+        for key in ("search_pixel_values", "resize_factors", "image_sizes"):
             torch.testing.assert_close(per_image[key][i : i + 1], single_s[key], rtol=0, atol=0)
 
 

@@ -84,8 +84,8 @@ def test_crops_match_processor_without_jitter(image_row, processor):
     item = ds[0]
     template = processor.preprocess(image, box, crop="template")
     search = processor.preprocess(image, box, crop="search")
-    assert torch.equal(item["template_pixel_values"], template["pixel_values"][0])
-    assert torch.equal(item["search_pixel_values"], search["pixel_values"][0])
+    assert torch.equal(item["template_pixel_values"], template["template_pixel_values"][0])
+    assert torch.equal(item["search_pixel_values"], search["search_pixel_values"][0])
 
     # search label: centred at (S-1)/2, side w * S / ceil(sqrt(wh) * factor)
     crop_side = math.ceil(math.sqrt(box[2] * box[3]) * processor.search_factor)

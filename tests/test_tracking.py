@@ -30,7 +30,7 @@ def test_reproduces_original_episode(fixtures, name):
     first = tracker.init(frames[0], episode["init_bbox"])
     assert np.array_equal(first.boxes[0], episode["init_bbox"]) and first.scores[0] == 1
     template = tracker.processor.preprocess(frames[0], episode["init_bbox"], crop="template")
-    assert torch.equal(template["pixel_values"], episode["template_tensor"])
+    assert torch.equal(template["template_pixel_values"], episode["template_tensor"])
     assert torch.equal(tracker.template_boxes, episode["template_anno_norm"].reshape(1, 4))
     assert np.array_equal(tracker.processor.crop_around_boxes(frames[0], episode["init_bbox"], calls[0]["factor"],
                                                               calls[0]["output_sz"])[0][0], calls[0]["crop"].numpy())

@@ -9,7 +9,7 @@ from conftest import tiny_config
 
 from simtrack_hf import SimTrackModel
 from simtrack_hf.data.synthetic import render_sequence
-from simtrack_hf.inference.options import TrackingOptions, corner_prior_boxes
+from simtrack_hf.tracking_simtrack import TrackingOptions, corner_prior_boxes
 from simtrack_hf.inference.tracker import SimTrackTracker, track_many
 
 

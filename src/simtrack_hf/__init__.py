@@ -13,18 +13,21 @@ if "torch" not in sys.modules:  # OpenMP reads its wait policy once, when torch 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModel  # noqa: E402
+from transformers.pipelines import PIPELINE_REGISTRY  # noqa: E402
 
 from .configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig  # noqa: E402
 from .image_processing_simtrack import SimTrackImageProcessor  # noqa: E402
-from .inference.pipeline import VisualObjectTrackingPipeline  # noqa: E402
 from .inference.runtime import set_threads  # noqa: E402
-from .inference.tracker import SimTrackTracker, TrackingResult  # noqa: E402
+from .inference.tracker import SimTrackTracker  # noqa: E402
 from .modeling_simtrack import SimTrackModel, SimTrackOutput, SimTrackPreTrainedModel  # noqa: E402
+from .pipeline_simtrack import TASK, VisualObjectTrackingPipeline  # noqa: E402
+from .tracking_simtrack import SimTrackSession, TrackingOptions, TrackingResult, track_many  # noqa: E402
 
 set_threads()  # SIMTRACK_NUM_THREADS, when set
 AutoConfig.register("simtrack", SimTrackConfig, exist_ok=True)
 AutoModel.register(SimTrackConfig, SimTrackModel, exist_ok=True)
 AutoImageProcessor.register(SimTrackConfig, image_processor_classes={"pil": SimTrackImageProcessor}, exist_ok=True)
+PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=VisualObjectTrackingPipeline, pt_model=AutoModel, type="image")
 
 __all__ = [
     "SIMTRACK_VARIANTS",
@@ -33,7 +36,10 @@ __all__ = [
     "SimTrackModel",
     "SimTrackOutput",
     "SimTrackPreTrainedModel",
+    "SimTrackSession",
     "SimTrackTracker",
+    "TrackingOptions",
     "TrackingResult",
     "VisualObjectTrackingPipeline",
+    "track_many",
 ]

@@ -103,7 +103,7 @@ class SimTrackImageProcessor(BaseImageProcessor):
             not CLIP's).
     """
 
-    model_input_names = ["pixel_values", "template_boxes"]
+    model_input_names = ["template_pixel_values", "search_pixel_values", "template_boxes"]
     valid_kwargs = SimTrackImageProcessorKwargs
 
     def __init__(
@@ -256,10 +256,12 @@ class SimTrackImageProcessor(BaseImageProcessor):
             return_tensors: `"pt"` (default) for torch tensors, `"np"` or `None` for numpy arrays.
 
         Returns:
-            `BatchFeature` with `pixel_values` (B, 3, side, side) float32, `resize_factors` (B,) float64
-            (crop pixels per image pixel), `image_sizes` (B, 2) int64 as (H, W), and for templates
-            `template_boxes` (B, 4) float32: the box in the template crop, normalised xywh, with the original
-            inference convention (centred, x and y truncated to int pixels).
+            `BatchFeature` keyed by the model's argument names, so `model(**template, **search)` works (the
+            model ignores the geometry keys). Templates: `template_pixel_values` (B, 3, T, T) float32 and
+            `template_boxes` (B, 4) float32, the box in the template crop, normalised xywh, with the original
+            inference convention (centred, x and y truncated to int pixels). Search regions:
+            `search_pixel_values` (B, 3, S, S) float32, and what `post_process_box_predictions` needs:
+            `resize_factors` (B,) float64 (crop pixels per image pixel) and `image_sizes` (B, 2) int64 as (H, W).
         """
         if crop == "template":
             factor, size = self.template_factor, self.template_size
@@ -272,12 +274,11 @@ class SimTrackImageProcessor(BaseImageProcessor):
         frames, boxes = self._pair_inputs(images, boxes)
         results = [self.sample_target(f, b, factor, size) for f, b in zip(frames, boxes)]
         resize_factors = torch.tensor([rz for _, rz in results], dtype=torch.float64)
-        data = {
-            "pixel_values": self.normalize_crops(np.stack([c for c, _ in results])),
-            "resize_factors": resize_factors,
-            "image_sizes": torch.tensor([f.shape[:2] for f in frames], dtype=torch.int64),
-        }
-        if crop == "template":
+        data = {f"{crop}_pixel_values": self.normalize_crops(np.stack([c for c, _ in results]))}
+        if crop == "search":
+            data["resize_factors"] = resize_factors
+            data["image_sizes"] = torch.tensor([f.shape[:2] for f in frames], dtype=torch.int64)
+        else:
             # Original `initialize`: float32 box, w' = w * rz, x = int(T/2 - w'/2) (truncation), all / T.
             wh = torch.tensor(boxes[:, 2:], dtype=torch.float32) * resize_factors.float()[:, None]
             xy = (size / 2 - wh / 2).int().float()

@@ -235,7 +235,7 @@ def _track_sequences(tracker, todo, results_dir, batch_sequences, progress, devi
         while pending or active:
             while pending and len(active) < batch_sequences:  # start sequences: frame 0 = init
                 seq = pending.popleft()
-                slot = _Slot(seq, SimTrackTracker(tracker.model, tracker.processor, tracker.device, tracker.dtype))
+                slot = _Slot(seq, tracker.new_session())  # same model, processor, device, dtype and options
                 frame = _read_frame(seq.frames[0])
                 started = time.perf_counter()
                 try:

@@ -1,12 +1,7 @@
-"""Inference: the tracker (`SimTrackTracker`, `track_many`), `pipeline("visual-object-tracking")`, the ONNX
-Runtime backend and target attention maps (computed through the tracker)."""
+"""Inference, what needs the package: `SimTrackTracker` (the tracking session of `simtrack_hf.tracking_simtrack`
+with model loading and video files), the ONNX Runtime backend, CPU runtime choices and target attention maps."""
 
 from .attention import attention_maps, target_attention_maps
-from .options import TrackingOptions
-from .pipeline import VisualObjectTrackingPipeline
-from .tracker import SimTrackTracker, TrackingResult, track_many
+from .tracker import SimTrackTracker
 
-__all__ = [
-    "SimTrackTracker", "TrackingOptions", "TrackingResult", "VisualObjectTrackingPipeline", "attention_maps", "target_attention_maps",
-    "track_many",
-]
+__all__ = ["SimTrackTracker", "attention_maps", "target_attention_maps"]

@@ -16,7 +16,7 @@ import torch
 
 from ..configuration_simtrack import SimTrackConfig
 from ..modeling_simtrack import SimTrackModel
-from .tracker import SimTrackTracker
+from ..tracking_simtrack import SimTrackSession
 
 
 def target_attention_maps(
@@ -62,7 +62,7 @@ def layer_attention_weights(model: SimTrackModel, hidden_states: tuple[torch.Ten
 
 
 @torch.inference_mode()
-def attention_maps(tracker: SimTrackTracker, frame: Any) -> tuple[np.ndarray, np.ndarray]:
+def attention_maps(tracker: SimTrackSession, frame: Any) -> tuple[np.ndarray, np.ndarray]:
     """Target-relevant attention over the search region around the tracker's current boxes (state unchanged).
 
     Returns maps (N, layers, sz, sz) in [0, 1] and the search crops (N, S, S, 3) uint8 RGB they cover. Runs one
@@ -71,9 +71,9 @@ def attention_maps(tracker: SimTrackTracker, frame: Any) -> tuple[np.ndarray, np
     model = tracker.model
     if not isinstance(model, torch.nn.Module):
         raise NotImplementedError("attention_maps needs the PyTorch model (backend='torch')")
-    search = tracker.search_inputs(frame)
+    step = tracker.prepare_step(frame)
     outputs = model(
-        search_pixel_values=search["pixel_values"].to(tracker.device, tracker.dtype),
+        search_pixel_values=step.search_pixel_values.to(tracker.device, tracker.dtype),
         template_embeddings=tracker.template_embeddings,
         output_hidden_states=True,
     )

@@ -1,8 +1,10 @@
 """Hub export of SimTrack variants: model cards, the exact upload folder and the push.
 
 The upload folder holds `config.json`, `model.safetensors`, `preprocessor_config.json`, `README.md` (the model card)
-and the modelling code (`configuration_simtrack.py`, `modeling_simtrack.py`, `image_processing_simtrack.py`) with
-`auto_map` entries, so `trust_remote_code=True` works without `simtrack_hf`. Cards are rendered from
+and the code (`configuration_simtrack.py`, `modeling_simtrack.py`, `image_processing_simtrack.py`, and the
+tracking session and pipeline `tracking_simtrack.py`, `pipeline_simtrack.py`) with `auto_map` and
+`custom_pipelines` entries, so `AutoModel` and `pipeline("visual-object-tracking")` work with
+`trust_remote_code=True` without `simtrack_hf`. Cards are rendered from
 `simtrack_hf/model_cards/` (shipped in the package); the command is `simtrack push-to-hub`.
 """
 
@@ -20,17 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers.dynamic_module_utils import custom_object_save
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
 from ..convert_simtrack import WeightsKind, load_model, parity_check
 from ..image_processing_simtrack import SimTrackImageProcessor
 from ..modeling_simtrack import SimTrackModel
+from ..pipeline_simtrack import TASK, VisualObjectTrackingPipeline
 from .speed import card_flops
 
 MODEL_CARDS_DIR = Path(__file__).resolve().parents[1] / "model_cards"
 UPLOAD_FILES = frozenset({
     "README.md", "config.json", "model.safetensors", "preprocessor_config.json",
-    "configuration_simtrack.py", "modeling_simtrack.py", "image_processing_simtrack.py",
+    "configuration_simtrack.py", "modeling_simtrack.py", "image_processing_simtrack.py", "tracking_simtrack.py",
+    "pipeline_simtrack.py",
 })
 AUTO_CLASSES = {SimTrackConfig: "AutoConfig", SimTrackModel: "AutoModel", SimTrackImageProcessor: "AutoImageProcessor"}
 WEIGHTS_PLACEHOLDER = (
@@ -282,9 +287,16 @@ def export_for_hub(
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty: the upload folder must contain only what is uploaded")
     out.mkdir(parents=True, exist_ok=True)
-    with remote_code_registration():
-        model.save_pretrained(out)
-        processor.save_pretrained(out)
+    pipeline_module = VisualObjectTrackingPipeline.__module__.split(".")[-1]
+    model.config.custom_pipelines = {TASK: {"impl": f"{pipeline_module}.{VisualObjectTrackingPipeline.__name__}",
+                                            "pt": ["AutoModel"], "tf": [], "type": "image"}}
+    try:
+        with remote_code_registration():
+            model.save_pretrained(out)
+            processor.save_pretrained(out)
+    finally:
+        del model.config.custom_pipelines
+    custom_object_save(VisualObjectTrackingPipeline, out)  # the pipeline file and the files it imports
     card = render_card(variant, repo_id=repo_id, weights_source=source, config=model.config, cards_dir=cards_dir)
     (out / "README.md").write_text(card)
     parity_check(model, out)

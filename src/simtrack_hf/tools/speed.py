@@ -372,8 +372,8 @@ def benchmark_backend(
     shifted = moving_frames(frames)
     template = processor.preprocess(frame, boxes, crop="template")
     inputs = {
-        "template_pixel_values": template["pixel_values"].to(device, dtype),
-        "search_pixel_values": processor.preprocess(frame, boxes, crop="search")["pixel_values"].to(device, dtype),
+        "template_pixel_values": template["template_pixel_values"].to(device, dtype),
+        "search_pixel_values": processor(frame, boxes, crop="search")["search_pixel_values"].to(device, dtype),
         "template_boxes": template["template_boxes"].to(device, dtype),
     }
 
