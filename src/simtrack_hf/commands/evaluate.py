@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation.metrics import CONVENTIONS
-from ..evaluation.runner import STATIC
+from ..evaluation.baselines import BASELINES, check_baselines
 from .common import DEFAULT_MODEL, add_dtype_argument, parse_device
 
-DATASET_FORMATS = ("got10k", "lasot", "trackingnet", "otb", "uav123", "tnl2k", "synthetic")
+DATASET_FORMATS = ("got10k", "lasot", "trackingnet", "otb", "uav123", "tnl2k", "synthetic", "photos")
 
 
 def _compare_arg(text: str) -> tuple[str, str]:
@@ -26,6 +26,13 @@ def _compare_arg(text: str) -> tuple[str, str]:
     if not name or not folder:
         raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {text!r}")
     return name, folder
+
+
+def _baselines(text: str) -> list[str]:
+    try:
+        return check_baselines(name for name in text.split(",") if name.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _result_name(text: str) -> str:
@@ -41,8 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="val", choices=["val", "test"],
                         help="GOT-10k split (default val); test writes a submission instead of scores")
     parser.add_argument("--synthetic-sequences", type=int, default=12, metavar="N",
-                        help="synthetic format only: when --root does not exist, render N held-out clips there")
+                        help="synthetic / photos formats: when --root does not exist, render N held-out clips there")
     parser.add_argument("--synthetic-frames", type=int, default=120, metavar="N", help="frames per generated clip")
+    parser.add_argument("--photos", default=None, metavar="DIR",
+                        help="photos format: held-out photos to render clips from (default: the heldout folder "
+                        "of `simtrack fetch-photos`)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="save_pretrained folder or Hub repo (default: demo model)")
     parser.add_argument("--name", default="simtrack", type=_result_name, help="name of the model's results (folder and table row)")
     parser.add_argument("--no-model", action="store_true", help="do not run the model: score --compare/--baseline")
@@ -50,8 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default results/<benchmark>): <name>/<seq>.txt, results.md/.json, plots")
     parser.add_argument("--compare", action="append", default=[], type=_compare_arg, metavar="NAME=DIR",
                         help="also score this result folder (<seq>.txt or <seq>_001.txt files); repeatable")
-    parser.add_argument("--baseline", choices=[STATIC], default=None,
-                        help="add a baseline: 'static' keeps the first-frame box")
+    parser.add_argument("--baseline", type=_baselines, default=[], metavar="NAMES",
+                        help=f"comma-separated classical baselines run on the same sequences ({', '.join(BASELINES)}): "
+                        "'static' keeps the first-frame box; MIL, KCF, CSRT are OpenCV's (KCF/CSRT need the contrib "
+                        "build in a separate environment)")
     parser.add_argument("--convention", choices=CONVENTIONS, default=None,
                         help="metrics convention (default: got10k for GOT-10k, else pytracking)")
     parser.add_argument("--batch-sequences", type=int, default=8, metavar="K", help="videos per model forward")
@@ -92,12 +104,20 @@ def run(args: argparse.Namespace) -> None:
         # an interrupted run leaves no --root behind, so a later run renders again instead of scoring a part.
         ensure_synthetic_benchmark(root, args.synthetic_sequences, args.synthetic_frames, seed=1000)
         print(f"rendered {args.synthetic_sequences} held-out synthetic clips of {args.synthetic_frames} frames in {root}")
+    if benchmark == "photos" and not root.exists() and rank == 0:
+        from ..data.photos import default_photo_dir
+        from ..training.workspace import ensure_photo_benchmark
+
+        photos = args.photos or default_photo_dir() / "heldout"
+        ensure_photo_benchmark(root, photos, args.synthetic_sequences, args.synthetic_frames)
+        print(f"rendered {args.synthetic_sequences} clips of {args.synthetic_frames} frames from the photos of "
+              f"{photos} in {root}")
     if world_size > 1:  # the other ranks read the benchmark once rank 0 has rendered it
         dist.barrier()
     sequences = read_benchmark(benchmark, args.root)[: args.max_sequences]
     out = Path(args.results_dir or Path("results") / benchmark)
     compare = dict(args.compare)
-    names = ([] if args.no_model else [args.name]) + ([args.baseline] if args.baseline else []) + list(compare)
+    names = ([] if args.no_model else [args.name]) + list(args.baseline) + list(compare)
     if len(set(names)) != len(names):
         raise ValueError(f"tracker names must differ, got {names}")
     if not names:
@@ -117,9 +137,9 @@ def run(args: argparse.Namespace) -> None:
             dist.destroy_process_group()
         if rank != 0:  # rank 0 has gathered this rank's runs: it scores, plots and writes the tables
             return
-    if args.baseline:
-        dirs[args.baseline] = out / args.baseline
-        track_benchmark(STATIC, sequences, dirs[args.baseline], resume=not args.no_resume)
+    for baseline in args.baseline:
+        dirs[baseline] = out / baseline
+        track_benchmark(baseline, sequences, dirs[baseline], resume=not args.no_resume)
     dirs.update({name: Path(folder) for name, folder in compare.items()})
 
     if not all(s.fully_annotated for s in sequences):  # test split: the server scores it

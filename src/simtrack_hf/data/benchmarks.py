@@ -17,6 +17,7 @@ ground truth, optional visibility). Layouts (``root`` is the folder you pass):
   sub-sequences (``bird1_1`` ...) share a folder and must be split out first.
 * TNL2K:        ``root/<seq>/{imgs/*.jpg|png, groundtruth.txt, language.txt}``.
 * synthetic:    the GOT-10k val layout directly under ``root`` (``list.txt``, ``<seq>/...``).
+* photos:       the same layout (videos rendered from held-out real photographs, ``simtrack_hf.data.photos``).
 
 Ground-truth shape is (N, 4) float64 where every frame is annotated and (1, 4) for test splits
 (first frame only). Bad data raise ``ValueError`` naming the file (and line).
@@ -313,6 +314,7 @@ BENCHMARKS: dict[str, Callable[[PathLike], list[BenchmarkSequence]]] = {
     "uav123": read_uav123,
     "tnl2k": read_tnl2k,
     "synthetic": read_synthetic,
+    "photos": read_synthetic,
 }
 
 

@@ -18,9 +18,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["BASELINES", "available_baselines", "check_baselines", "make_opencv_tracker", "run_baseline"]
+__all__ = ["BASELINES", "STATIC", "available_baselines", "check_baselines", "make_opencv_tracker", "run_baseline"]
 
 STATIC = "static"
+"""Baseline name: every frame keeps the first-frame box."""
 # name -> OpenCV factory (looked up in cv2, then cv2.legacy); None = no OpenCV tracker (the static box)
 BASELINES: dict[str, str | None] = {
     STATIC: None, "mil": "TrackerMIL_create", "kcf": "TrackerKCF_create", "csrt": "TrackerCSRT_create",

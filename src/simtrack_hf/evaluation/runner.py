@@ -2,7 +2,8 @@
 
 `track_benchmark` writes ``<seq>.txt`` (``x,y,w,h`` floats) and ``<seq>_time.txt`` (seconds per frame) per
 sequence, atomically, and resumes where it stopped. ``batch_sequences=K`` advances K videos per model forward
-(`simtrack_hf.inference.tracker.track_many`); `STATIC` is a baseline that keeps the first box. Scoring the
+(`simtrack_hf.inference.tracker.track_many`); classical baselines (`STATIC` keeps the first box; OpenCV's MIL,
+KCF, CSRT) run through the same loop and files (`simtrack_hf.evaluation.baselines`). Scoring the
 folders is `simtrack_hf.evaluation.scoring`; the command is `simtrack evaluate`.
 
 Under `torchrun` / `accelerate launch` (``WORLD_SIZE`` > 1), `track_benchmark_sharded` gives every process a share
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..data.benchmarks import BenchmarkSequence
 from ..io.frames import read_image
+from .baselines import BASELINES, STATIC, run_baseline
 from .results import read_results, read_times, write_atomic, write_results
 
 if TYPE_CHECKING:
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["STATIC", "SequenceRun", "distributed_rank", "init_process_group", "shard_sequences", "track_benchmark",
            "track_benchmark_sharded"]
 
-STATIC = "static"
-"""Baseline tracker name for `track_benchmark`: every frame keeps the first-frame box."""
 
 
 # ----------------------------------------------------------------------------- tracking
@@ -104,7 +104,8 @@ def track_benchmark(
 
     Args:
         tracker_or_model_path: a `SimTrackTracker` (its model, processor, device and dtype are used), a
-            ``save_pretrained`` folder / Hub repo (loaded with ``device`` / ``torch_dtype``), or `STATIC`.
+            ``save_pretrained`` folder / Hub repo (loaded with ``device`` / ``torch_dtype``), or the name of a
+            classical baseline (`simtrack_hf.evaluation.baselines.BASELINES`: "static", "mil", "kcf", "csrt").
         sequences: from `read_benchmark` (test splits with only the first box work too).
         batch_sequences: K videos advanced per forward; finished ones leave the batch and the next start.
             Results match K=1 up to float rounding.
@@ -127,9 +128,10 @@ def track_benchmark(
             runs[seq.name] = done
         else:
             todo.append(seq)
-    if isinstance(tracker_or_model_path, str) and tracker_or_model_path == STATIC:
+    if isinstance(tracker_or_model_path, str) and tracker_or_model_path in BASELINES:
         for seq in todo:
-            runs[seq.name] = SequenceRun(seq.name, np.repeat(seq.init_box[None], len(seq.frames), axis=0), None)
+            boxes, times = run_baseline(tracker_or_model_path, map(_read_frame, seq.frames), seq.init_box)
+            runs[seq.name] = SequenceRun(seq.name, boxes, times)
             _save_run(results_dir, runs[seq.name])
     elif todo:
         runs.update(_track_sequences(tracker_or_model_path, todo, results_dir, batch_sequences, progress,

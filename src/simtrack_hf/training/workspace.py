@@ -14,7 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["ensure_photo_got10k", "ensure_synthetic_benchmark", "ensure_synthetic_got10k", "last_complete_checkpoint"]
+__all__ = [
+    "ensure_photo_benchmark", "ensure_photo_got10k", "ensure_synthetic_benchmark", "ensure_synthetic_got10k",
+    "last_complete_checkpoint",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -75,22 +78,40 @@ def ensure_photo_got10k(
         load_photos(photo_paths), tmp, num_sequences=num_sequences, num_frames=num_frames, size=size, seed=seed))
 
 
+def _ensure_benchmark(root: Path, params: dict[str, Any], write_split: Any) -> Path:
+    """Render (once, atomically) a GOT-10k-layout folder of sequences at ``root`` with
+    ``write_split(tmp, split_name) -> split folder``; the sequences are moved up to sit directly in ``root``."""
+    def write(tmp: Path) -> None:
+        split = write_split(tmp, root.name)
+        for child in split.iterdir():
+            child.rename(tmp / child.name)
+        split.rmdir()
+
+    return _ensure_rendered(root, params, write)
+
+
 def ensure_synthetic_benchmark(root: str | os.PathLike, num_sequences: int, num_frames: int, seed: int = 1000
                                ) -> Path:
     """Write (once, atomically) synthetic clips as a GOT-10k-layout folder of sequences at ``root`` (a benchmark
     root: the sequences sit directly in it, named ``GOT-10k_<Root>_%06d`` after the folder); returns ``root``."""
     from ..data.synthetic import write_got10k_dataset
 
-    root = Path(root)
-
-    def write(tmp: Path) -> None:
-        split = write_got10k_dataset(tmp, num_sequences, num_frames, seed=seed, split=root.name)
-        for child in split.iterdir():
-            child.rename(tmp / child.name)
-        split.rmdir()
-
     params = {"num_sequences": num_sequences, "num_frames": num_frames, "seed": seed, "kind": "benchmark"}
-    return _ensure_rendered(root, params, write)
+    return _ensure_benchmark(Path(root), params, lambda tmp, split: write_got10k_dataset(
+        tmp, num_sequences, num_frames, seed=seed, split=split))
+
+
+def ensure_photo_benchmark(root: str | os.PathLike, photo_dir: str | os.PathLike, num_sequences: int,
+                           num_frames: int, size: tuple[int, int] = (360, 640), seed: int = 2000) -> Path:
+    """Write (once, atomically) videos rendered from the photos of ``photo_dir`` as a benchmark at ``root`` (same
+    layout as :func:`ensure_synthetic_benchmark`); returns ``root``."""
+    from ..data.photos import list_photos, load_photos, write_photo_dataset
+
+    paths = list_photos(photo_dir)
+    params = {"photos": [str(p) for p in paths], "num_sequences": num_sequences, "num_frames": num_frames,
+              "size": list(size), "seed": seed, "kind": "photo_benchmark"}
+    return _ensure_benchmark(Path(root), params, lambda tmp, split: write_photo_dataset(
+        load_photos(paths, max_side=1024), tmp, num_sequences, num_frames, size=size, seed=seed, split=split))
 
 
 _CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")
