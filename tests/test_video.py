@@ -236,3 +236,14 @@ def test_writer_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------- results files
+
+
+def test_lost_boxes_are_drawn_dashed_in_grey():
+    frame = np.zeros((60, 80, 3), np.uint8)
+    drawn = draw_boxes(frame, [[10, 10, 50, 30], [10, 10, 50, 30]], lost=[True, False])
+    lost_only = draw_boxes(frame, [[10, 10, 50, 30]], lost=[True])
+    top = lost_only[10, 10:60]
+    assert (top == 160).all(axis=1).any() and (top == 0).all(axis=1).any()  # grey dashes with gaps
+    assert not np.array_equal(drawn, lost_only)  # the second, found box is drawn in its colour
+    with pytest.raises(ValueError, match="1 lost flags"):
+        draw_boxes(frame, [[1, 1, 5, 5], [2, 2, 5, 5]], lost=[True])

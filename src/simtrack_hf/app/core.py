@@ -298,7 +298,7 @@ def run_tracking(
                 all_boxes.append(result.boxes)
                 all_scores.append(np.asarray(result.scores, dtype=np.float64))
                 all_lost.append(np.asarray(result.lost, dtype=bool))
-                writer.write(draw_boxes(frame, result.boxes, result.scores, ids=ids))
+                writer.write(draw_boxes(frame, result.boxes, result.scores, ids=ids, lost=result.lost))
                 if progress is not None:
                     progress(index + 1, total)
     except (ValueError, OSError, cv2.error) as err:

@@ -82,7 +82,7 @@ def track(args: argparse.Namespace) -> None:
                     file.write(format_results(result.boxes[target : target + 1]))
                     file.flush()
                 if writer:
-                    writer.write(frame, result.boxes, result.scores)
+                    writer.write(frame, result.boxes, result.scores, lost=result.lost)
                 count += 1
         except (ValueError, OSError) as error:
             written = ", ".join(results_paths)

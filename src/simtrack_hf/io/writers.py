@@ -49,36 +49,55 @@ def _box_array(boxes: Any) -> np.ndarray:
     return arr
 
 
+_LOST_COLOR = (160, 160, 160)
+
+
+def _dashed_rectangle(image: np.ndarray, p1: tuple[int, int], p2: tuple[int, int], color: tuple[int, int, int],
+                      thickness: int, dash: int = 6) -> None:
+    """Draw the outline of the rectangle p1-p2 as dashes of ``dash`` pixels."""
+    (x1, y1), (x2, y2) = p1, p2
+    for a, b, fixed, horizontal in ((x1, x2, y1, True), (x1, x2, y2, True), (y1, y2, x1, False), (y1, y2, x2, False)):
+        for start in range(min(a, b), max(a, b), 2 * dash):
+            end = min(start + dash, max(a, b))
+            pts = ((start, fixed), (end, fixed)) if horizontal else ((fixed, start), (fixed, end))
+            cv2.line(image, pts[0], pts[1], color, thickness)
+
+
 def draw_boxes(
     frame: Any,
     boxes: Any,
     scores: Sequence[float] | np.ndarray | None = None,
     ids: Sequence[int] | np.ndarray | None = None,
+    lost: Sequence[bool] | np.ndarray | None = None,
     *,
     thickness: int = 2,
 ) -> np.ndarray:
     """Return a copy of RGB ``frame`` with ``(x, y, w, h)`` boxes drawn; ``frame`` is not modified.
 
     Box ``k`` is coloured by ``id_color(ids[k])`` (or ``id_color(k)`` without ids) and labelled
-    with ``"id <n>"`` and/or the score (2 decimals) when given. Non-finite boxes (e.g. a lost
-    target written as NaN) are skipped.
+    with ``"id <n>"`` and/or the score (2 decimals) when given. A box flagged in ``lost`` is drawn dashed
+    in grey and labelled "lost". Non-finite boxes are skipped.
     """
     out = to_rgb_uint8(frame).copy()
     arr = _box_array(boxes)
     n = len(arr)
-    for name, values in (("scores", scores), ("ids", ids)):
+    for name, values in (("scores", scores), ("ids", ids), ("lost flags", lost)):
         if values is not None and len(values) != n:
             raise ValueError(f"got {n} boxes but {len(values)} {name}")
     font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
     for k, (x, y, w, h) in enumerate(arr):
         if not np.all(np.isfinite((x, y, w, h))):
             continue
-        color = id_color(int(ids[k]) if ids is not None else k)
+        is_lost = lost is not None and bool(lost[k])
+        color = _LOST_COLOR if is_lost else id_color(int(ids[k]) if ids is not None else k)
         x1, y1, x2, y2 = int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h))
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness)
+        if is_lost:
+            _dashed_rectangle(out, (x1, y1), (x2, y2), color, thickness)
+        else:
+            cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness)
         parts = ([f"id {int(ids[k])}"] if ids is not None else []) + (
             [f"{float(scores[k]):.2f}"] if scores is not None else []
-        )
+        ) + (["lost"] if is_lost else [])
         if parts:
             text = " ".join(parts)
             (tw, th), base = cv2.getTextSize(text, font, scale, 1)
@@ -148,9 +167,10 @@ class AnnotatedVideoWriter:
         boxes: Any = None,
         scores: Sequence[float] | np.ndarray | None = None,
         ids: Sequence[int] | np.ndarray | None = None,
+        lost: Sequence[bool] | np.ndarray | None = None,
     ) -> None:
-        """Append RGB ``frame`` with ``(x, y, w, h)`` ``boxes`` drawn (see :func:`draw_boxes`)."""
-        img = draw_boxes(frame, boxes, scores, ids, thickness=self.thickness)
+        """Append RGB ``frame`` with ``(x, y, w, h)`` ``boxes`` drawn (see :func:`draw_boxes`; lost ones dashed)."""
+        img = draw_boxes(frame, boxes, scores, ids, lost, thickness=self.thickness)
         size = (img.shape[1], img.shape[0])
         if self.frame_size is None:
             self.frame_size = size
