@@ -9,7 +9,7 @@ import torch
 from conftest import tiny_config
 
 from simtrack_hf import SimTrackModel
-from simtrack_hf.commands import _SUBCOMMANDS, build_parser, main
+from simtrack_hf.commands import COMMANDS, build_parser, main
 from simtrack_hf.commands import train as train_command
 from simtrack_hf.inference import runtime
 from simtrack_hf.tools.export import example_inputs
@@ -28,7 +28,7 @@ def native_bf16(monkeypatch):
 
 def test_every_command_takes_threads():
     subcommands = build_parser()._subparsers._group_actions[0].choices
-    assert set(subcommands) == {name for name, *_ in _SUBCOMMANDS}
+    assert set(subcommands) == {command.name for command in COMMANDS}
     for name, parser in subcommands.items():
         assert "--threads" in parser._option_string_actions, name
     assert train_command.parse_args(["--threads", "1", "--output_dir", "x"])[1].output_dir == "x"  # scripts/train.py

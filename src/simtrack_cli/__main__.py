@@ -1,0 +1,5 @@
+"""`python -m simtrack_cli ...`: the `simtrack` command."""
+
+from . import main
+
+main()
