@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Render the web app's example clip from two held-out photographs (H.264 .mp4 + first-frame box + ground truth).
 
-    python scripts/make_app_example.py      # writes src/simtrack_hf/app/examples/fig_river{.mp4,.json,_groundtruth.txt}
+    python scripts/make_app_example.py      # writes src/simtrack_hf/examples/fig_river{.mp4,.json,_groundtruth.txt}
 
 A half fig cut from "Picture 0B" (Trevor "Freespace", CC-BY-4.0) moves, turns and changes size over "life"
 (Aitzol Berasategi, CC-BY-4.0) with a look-alike distractor cut from the same photo and a moving camera. The photos
@@ -24,7 +24,7 @@ PHOTOS = {
     "010_life_by_Aitzol_Berasategi.jpg": "life, by Aitzol Berasategi (2018), CC-BY-4.0",
     "002_Picture_0B_by_freespace.jpg": 'Picture 0B, by Trevor "Freespace" (2018), CC-BY-4.0',
 }
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "src" / "simtrack_hf" / "app" / "examples"
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "src" / "simtrack_hf" / "examples"
 
 
 def main() -> None:

@@ -13,12 +13,12 @@ import torch
 from conftest import tiny_config
 
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker
+from simtrack_hf.examples import example_clips
 from simtrack_hf.app.core import (
     MODEL_SOURCES,
     AppError,
     ModelCache,
     corners_to_box,
-    example_clips,
     parse_boxes,
     probe_video,
     run_tracking,
@@ -186,7 +186,7 @@ def test_model_cache_loads_once_and_explains_failures(tiny_model_dir, tmp_path):
 def test_example_clip_is_small_real_and_playable():
     clips = example_clips()
     assert clips, "the example clip ships with the package"
-    for path, box in clips:
+    for path, box, _ in clips:
         assert path.stat().st_size < 1_000_000
         info = probe_video(path)
         assert parse_boxes([box], info.width, info.height).shape == (1, 4)

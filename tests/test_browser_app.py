@@ -25,7 +25,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-CLIP = REPO / "src" / "simtrack_hf" / "app" / "examples" / "fig_river.mp4"
+CLIP = REPO / "src" / "simtrack_hf" / "examples" / "fig_river.mp4"
 BOX = [148, 96, 140, 73]  # the example's first-frame target
 HEADERS = ["x", "y", "w", "h"]
 

@@ -11,6 +11,7 @@ from conftest import tiny_config
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker
 from simtrack_hf.commands import main
 from simtrack_hf.evaluation.results import read_results
+from simtrack_hf.examples import example_clips
 from simtrack_hf.inference.attention import attention_maps, target_attention_maps
 
 
@@ -99,8 +100,10 @@ def test_attention_maps_follow_the_definition():
 
 
 def test_cli_demo_runs_end_to_end(tmp_path, model_folder, capsys):
-    main(["demo", "--model", str(model_folder), "--output-dir", str(tmp_path / "out"), "--frames", "12"])
+    main(["demo", "--model", str(model_folder), "--output-dir", str(tmp_path / "out")])
     printed = capsys.readouterr().out
-    assert "tracked 12 frames" in printed and "success AUC vs ground truth" in printed
-    for name in ("demo_input.mp4", "demo_tracked.mp4", "demo_boxes.txt"):
-        assert (tmp_path / "out" / name).stat().st_size > 0
+    frames = len(example_clips()[0].ground_truth)
+    assert "held-out real photographs" in printed and f"tracked {frames} frames" in printed
+    assert "success AUC vs ground truth" in printed
+    assert len(read_results(tmp_path / "out" / "demo_boxes.txt")) == frames
+    assert (tmp_path / "out" / "demo_tracked.mp4").stat().st_size > 0

@@ -1,6 +1,6 @@
 """The `simtrack` command line: one argparse tree for every subcommand, built from declarations.
 
-    simtrack track | demo | app | convert | evaluate | benchmark | export-onnx | train | push-to-hub
+    simtrack track | demo | app | convert | evaluate | benchmark | export-onnx | train | fetch-photos | push-to-hub
 
 This package sits outside `simtrack_hf` so that `simtrack --help` imports neither torch nor transformers
 (importing `simtrack_hf` registers the model with transformers' Auto classes, which loads both). Each subcommand's
@@ -47,6 +47,8 @@ COMMANDS = (
             "add_arguments", "run"),
     Command("train", "train with the SimTrack recipe (every TrainingArguments field is an option)", "train",
             "add_arguments", "run"),
+    Command("fetch-photos", "fetch the real photographs the default model trains on (and its held-out set)",
+            "photos", "add_arguments", "run"),
     Command("push-to-hub", "upload a variant (weights, code, card) to the Hub, or write the upload folder", "push",
             "add_arguments", "run"),
 )

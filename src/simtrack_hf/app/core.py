@@ -24,6 +24,7 @@ import torch
 
 from ..commands.common import DEFAULT_MODEL
 from ..evaluation.results import write_results
+from ..examples import EXAMPLES_DIR
 from ..inference.attention import attention_maps
 from ..inference.tracker import SimTrackTracker
 from ..io.encoding import BrowserVideoWriter
@@ -32,7 +33,6 @@ from ..io.writers import attention_grid, draw_boxes, id_color
 
 logger = logging.getLogger(__name__)
 
-EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 DEFAULT_MAX_FRAMES = 3000
 MODEL_SOURCES = ("Default model", "Local folder", "Hub model id")
 BACKENDS = ("torch", "onnxruntime")
@@ -390,10 +390,3 @@ def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
-def example_clips() -> list[tuple[Path, list[float]]]:
-    """The shipped example clips and their first-frame boxes (from the JSON beside each clip)."""
-    clips = []
-    for meta in sorted(EXAMPLES_DIR.glob("*.json")):
-        data = json.loads(meta.read_text())
-        clips.append((EXAMPLES_DIR / data["video"], [float(v) for v in data["box"]]))
-    return clips

@@ -19,18 +19,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..examples import EXAMPLES_DIR, example_clips  # noqa: E402
 from .core import (  # noqa: E402
     BACKENDS,
     BOX_COLUMNS,
     DEFAULT_MAX_FRAMES,
     DEFAULT_MODEL,
-    EXAMPLES_DIR,
     MODEL_SOURCES,
     AppError,
     ModelCache,
     corners_to_box,
     draw_targets,
-    example_clips,
     one_line,
     parse_boxes,
     probe_video,
@@ -73,7 +72,7 @@ def build_app(
     """The app's `gr.Blocks` (call ``.launch()``); results go to ``output_root`` (default: a new temp folder)."""
     models = ModelCache(default_model, device=device)
     output_root = Path(output_root or tempfile.mkdtemp(prefix="simtrack_app_"))
-    examples = {path.name: box for path, box in example_clips()}
+    examples = {clip.video.name: clip.box for clip in example_clips()}
 
     def load_video(path: str | None, state: dict[str, Any]) -> tuple:
         """A new video: show its first frame and start with no targets (the example clip comes with its box)."""

@@ -77,7 +77,8 @@ class SimTrackArguments:
 def build_dataset(sim: SimTrackArguments, args: SimTrackTrainingArguments, processor: SimTrackImageProcessor
                   ) -> TrackingPairDataset:
     """Manifests (building synthetic data when no --data is given; main process first) -> pair dataset."""
-    from ..data.manifests import load_sources, source_ratios, user_cache_dir
+    from ..data.cache import user_cache_dir
+    from ..data.manifests import load_sources, source_ratios
 
     with args.main_process_first(local=True, desc="preparing data"):
         if sim.data:

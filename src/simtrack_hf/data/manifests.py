@@ -50,6 +50,7 @@ from datasets import Sequence as HFSequence
 
 from ..io.frames import IMAGE_EXTENSIONS, image_size, natural_sort_key
 from . import layouts
+from .cache import user_cache_dir
 
 __all__ = [
     "BUILDERS",
@@ -67,7 +68,6 @@ __all__ = [
     "parse_sources",
     "source_ratios",
     "trackingnet_manifest",
-    "user_cache_dir",
     "validate_manifest",
 ]
 
@@ -457,11 +457,6 @@ def _canonical_kind(kind: str) -> str:
 
 
 # --------------------------------------------------------------------------- cache
-
-
-def user_cache_dir() -> Path:
-    """``$SIMTRACK_HF_CACHE`` or ``~/.cache/simtrack_hf``: generated data and manifests, never in a run's output."""
-    return Path(os.environ.get("SIMTRACK_HF_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "simtrack_hf"))
 
 
 def default_cache_dir() -> Path:

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .cache import user_cache_dir
 from .synthetic import SyntheticSequence, write_sequence_folder
 
 __all__ = [
@@ -62,13 +63,10 @@ _PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 _MIN_SIDE = 400  # smaller images in the packages are icons and thumbnails
 
 
-def _default_cache() -> Path:
-    return Path(os.environ.get("SIMTRACK_CACHE", Path.home() / ".cache" / "simtrack_hf"))
-
-
 def default_photo_dir() -> Path:
-    """``$SIMTRACK_CACHE/photos`` (default ``~/.cache/simtrack_hf/photos``), where :func:`fetch_photos` unpacks."""
-    return _default_cache() / "photos"
+    """``<user cache>/photos`` (``$SIMTRACK_HF_CACHE``, default ``~/.cache/simtrack_hf``), where :func:`fetch_photos`
+    unpacks."""
+    return user_cache_dir() / "photos"
 
 
 def fetch_photos(cache_dir: str | os.PathLike | None = None, packages: Sequence[str] | None = None,
