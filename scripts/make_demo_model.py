@@ -1,7 +1,9 @@
 #!/usr/bin/env python
-"""Train the default SimTrack model from scratch on real photographs, save it, and score it on held-out photos.
+"""Train the default SimTrack model from scratch on real photographs, calibrate its tracker options on validation
+videos, save it, and score it on held-out photos.
 
-    python scripts/make_demo_model.py --work_dir work/demo     # full run (see --max_steps), ~85 min on 2 CPU cores
+    simtrack fetch-photos                                     # once: the photos (Debian packages, see the README)
+    python scripts/make_demo_model.py --work_dir work/demo     # full run, ~85 min of training on 2 CPU cores
     python scripts/make_demo_model.py --max_steps 20 --output_dir /tmp/demo --eval_sequences 2   # smoke test
 
 Data: the photographic wallpapers fetched by ``simtrack fetch-photos`` (Debian packages, licences in the README),
@@ -16,7 +18,12 @@ patch 16; about 2.8 M parameters) trains from random initialisation with the ref
 from-scratch adjustments, both flags: the backbone trains at the full learning rate (``--backbone_lr_multiplier
 1``; the x0.1 of the paper protects pretrained CLIP weights) and the learning rate is higher with a warm-up.
 With ``--work_dir`` the rendered data and checkpoints persist: rerunning the same command resumes from the newest
-complete checkpoint instead of starting over.
+complete checkpoint instead of starting over (a finished run goes straight to calibration).
+
+Calibration (never on held-out photos): videos rendered from the *training* photos with unseen seeds
+(``--val_seed``) choose the tracker options greedily (each candidate is kept when it raises the validation success
+AUC by at least ``--min_gain`` points) and the ``lost`` threshold (Youden's J between frames with IoU >= 0.5 and
+< 0.1). The chosen options are stored in the saved config (``tracking_options``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from simtrack_hf.convert_simtrack import load_config
 from simtrack_hf.data.manifests import build_manifest
 from simtrack_hf.data.photos import list_photos, load_photos, render_photo_sequence, still_photo_rows
 from simtrack_hf.evaluation import evaluate_sequences
+from simtrack_hf.evaluation.metrics import box_iou, score_separation
 from simtrack_hf.inference.tracker import SimTrackTracker
 from simtrack_hf.modeling_simtrack import SimTrackModel
 from simtrack_hf.training import (
@@ -63,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="photo folder with train/ and heldout/ (default: the cache of `simtrack fetch-photos`)")
     p.add_argument("--variant", default="compact", help="preset or variant (default: compact)")
     p.add_argument("--config", default=None, help="config.json path or inline JSON over --variant")
-    p.add_argument("--max_steps", "--max-steps", type=int, default=9000)
+    p.add_argument("--max_steps", "--max-steps", type=int, default=4000)
     p.add_argument("--batch_size", "--batch-size", type=int, default=32)
     p.add_argument("--learning_rate", "--learning-rate", type=float, default=8e-4)
     p.add_argument("--backbone_lr_multiplier", "--backbone-lr-multiplier", type=float, default=1.0)
@@ -81,6 +89,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval_sequences", "--eval-sequences", type=int, default=12)
     p.add_argument("--eval_frames", "--eval-frames", type=int, default=100)
     p.add_argument("--eval_seed", "--eval-seed", type=int, default=1000)
+    p.add_argument("--val_sequences", "--val-sequences", type=int, default=16)
+    p.add_argument("--val_frames", "--val-frames", type=int, default=100)
+    p.add_argument("--val_seed", "--val-seed", type=int, default=3000)
+    p.add_argument("--min_gain", "--min-gain", type=float, default=0.5,
+                   help="AUC points an option must add on the validation videos to be kept")
     p.add_argument("--fp16", action="store_true", help="store the weights in float16 (half the size)")
     return p.parse_args(argv)
 
@@ -118,6 +131,7 @@ def train(args: argparse.Namespace, work: Path) -> tuple[SimTrackModel, SimTrack
         warmup_steps=args.warmup_steps, logging_steps=max(1, min(100, args.max_steps // 10)), save_strategy="steps",
         save_steps=args.save_steps, save_total_limit=2, seed=args.seed, dataloader_num_workers=args.num_workers,
         dataloader_pin_memory=False, disable_tqdm=True, report_to="none", use_cpu=not torch.cuda.is_available(),
+        ignore_data_skip=True,  # a resume would otherwise regenerate every pair seen so far just to skip it
     )
     trainer = SimTrackTrainer(model=model, args=training_args, train_dataset=dataset, data_collator=collate_pairs,
                               processing_class=processor)
@@ -139,29 +153,87 @@ def train(args: argparse.Namespace, work: Path) -> tuple[SimTrackModel, SimTrack
     return trainer.model, processor, facts
 
 
-def evaluate(model: SimTrackModel, processor: SimTrackImageProcessor, args: argparse.Namespace) -> dict:
-    """Success AUC / precision of the tracker vs a static first-frame box on videos of held-out photos."""
+def track_videos(model: SimTrackModel, processor: SimTrackImageProcessor, videos: list, **options: object
+                 ) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    """Track each rendered video from its first box; returns per-video boxes (N, 4), scores (N,) and frames/s."""
+    tracker = SimTrackTracker(model.eval(), processor, **options)
+    boxes, scores, frames, start = [], [], 0, time.time()
+    for seq in videos:
+        results = list(tracker.track_video(list(seq.frames), seq.boxes[0]))
+        boxes.append(np.concatenate([r.boxes for r in results]))
+        scores.append(np.concatenate([r.scores for r in results]))
+        frames += len(results) - 1
+    return boxes, scores, frames / (time.time() - start)
+
+
+def success(videos: list, boxes: list[np.ndarray]) -> dict:
+    names = [f"video_{i}" for i in range(len(videos))]
+    return evaluate_sequences(boxes, [v.boxes for v in videos], [v.visible for v in videos], names=names).to_dict()
+
+
+CANDIDATES = (  # tried in this order, each on top of what was kept so far
+    {"corner_prior_weight": 0.5, "corner_prior_sigma": 0.5},
+    {"corner_prior_weight": 0.8, "corner_prior_sigma": 0.3},
+    {"max_scale_change": 1.1},
+    {"hold_lost_boxes": True},
+    {"lost_search_growth": 1.5},
+    {"template_update_threshold": 0.7, "template_update_interval": 10},
+)
+
+
+def separation(scores: np.ndarray, ious: np.ndarray) -> tuple[float, float | None]:
+    """`score_separation`, or (NaN, None) with a warning when no frame is found or none lost."""
+    try:
+        return score_separation(scores, ious)
+    except ValueError as error:
+        logger.warning("no lost threshold: %s", error)
+        return float("nan"), None
+
+
+def calibrate(model: SimTrackModel, processor: SimTrackImageProcessor, args: argparse.Namespace) -> dict:
+    """Choose tracker options and the lost threshold on videos of the *training* photos with unseen seeds."""
+    photos = load_photos(list_photos(photo_folder(args, "train")))
+    videos = [render_photo_sequence(photos, (args.val_seed, i), num_frames=args.val_frames)
+              for i in range(args.val_sequences)]
+    boxes, scores, _ = track_videos(model, processor, videos)
+    ious = np.concatenate([box_iou(b[1:], v.boxes[1:])[v.visible[1:]] for b, v in zip(boxes, videos)])
+    frame_scores = np.concatenate([s[1:][v.visible[1:]] for s, v in zip(scores, videos)])
+    roc_auc, threshold = separation(frame_scores, ious)
+    chosen: dict = {} if threshold is None else {"lost_threshold": round(threshold, 3)}
+    best = success(videos, boxes)["auc"]
+    trials = [{"options": {}, "auc": best}]
+    for candidate in CANDIDATES:
+        if threshold is None and ("hold_lost_boxes" in candidate or "lost_search_growth" in candidate):
+            continue  # these act on lost targets: without a threshold there are none
+        trial = {**chosen, **candidate}
+        auc = success(videos, track_videos(model, processor, videos, **trial)[0])["auc"]
+        trials.append({"options": candidate, "auc": auc})
+        logger.info("validation AUC %.2f with %s (best so far %.2f)", auc, candidate, best)
+        if auc >= best + args.min_gain:
+            chosen, best = trial, auc
+    return {"tracking_options": chosen, "validation_auc": best, "lost_roc_auc_validation": roc_auc,
+            "trials": trials, "videos": args.val_sequences, "frames": args.val_frames, "seed": args.val_seed}
+
+
+def evaluate(model: SimTrackModel, processor: SimTrackImageProcessor, args: argparse.Namespace,
+             options: dict) -> dict:
+    """Success AUC / precision on videos of held-out photos: the paper's tracker, the calibrated options and a
+    static first-frame box; and how well the scores separate lost frames (ROC AUC)."""
     photos = load_photos(list_photos(photo_folder(args, "heldout")))
-    tracker = SimTrackTracker(model.eval(), processor)
-    preds, static, gts, visibles = [], [], [], []
-    frames_tracked, start = 0, time.time()
-    for i in range(args.eval_sequences):
-        seq = render_photo_sequence(photos, (args.eval_seed, i), num_frames=args.eval_frames)
-        boxes = [tracker.init(seq.frames[0], seq.boxes[0]).boxes[0]]
-        boxes += [tracker.track(frame).boxes[0] for frame in seq.frames[1:]]
-        frames_tracked += len(seq.frames) - 1
-        preds.append(np.stack(boxes))
-        static.append(np.repeat(seq.boxes[:1], len(seq.boxes), 0))
-        gts.append(seq.boxes)
-        visibles.append(seq.visible)
-    fps = frames_tracked / (time.time() - start)
-    names = [f"heldout_photos_{args.eval_seed}_{i}" for i in range(args.eval_sequences)]
+    videos = [render_photo_sequence(photos, (args.eval_seed, i), num_frames=args.eval_frames)
+              for i in range(args.eval_sequences)]
+    paper, paper_scores, fps = track_videos(model, processor, videos)
+    tuned, _, tuned_fps = track_videos(model, processor, videos, **options)
+    ious = np.concatenate([box_iou(b[1:], v.boxes[1:])[v.visible[1:]] for b, v in zip(paper, videos)])
+    scores = np.concatenate([s[1:][v.visible[1:]] for s, v in zip(paper_scores, videos)])
     rows = {
-        "simtrack": evaluate_sequences(preds, gts, visibles, names=names).to_dict(),
-        "static_first_box": evaluate_sequences(static, gts, visibles, names=names).to_dict(),
+        "simtrack_paper_tracker": success(videos, paper),
+        "simtrack_calibrated": success(videos, tuned),
+        "static_first_box": success(videos, [np.repeat(v.boxes[:1], len(v.boxes), 0) for v in videos]),
     }
     return {"sequences": args.eval_sequences, "frames_per_sequence": args.eval_frames, "eval_seed": args.eval_seed,
-            "tracker_fps": round(fps, 1), "scores": rows}
+            "tracker_fps": round(fps, 1), "calibrated_fps": round(tuned_fps, 1),
+            "lost_roc_auc": separation(scores, ious)[0], "scores": rows}
 
 
 def print_table(report: dict) -> None:
@@ -171,13 +243,15 @@ def print_table(report: dict) -> None:
     print(f"{'tracker':<18}" + "".join(f"{k:>16}" for k in keys))
     for name, scores in report["scores"].items():
         print(f"{name:<18}" + "".join(f"{scores[k]:>16.1f}" for k in keys))
-    print(f"tracker speed: {report['tracker_fps']} frames/s\n")
+    print(f"tracker speed: {report['tracker_fps']} frames/s (calibrated options: {report['calibrated_fps']}); "
+          f"lost-flag ROC AUC {report['lost_roc_auc']:.3f}\n")
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="simtrack_demo_"))
+    start = time.time()
     try:
         model, processor, facts = train(args, work)
     finally:
@@ -186,8 +260,11 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = model.float().eval()
-    report = evaluate(model, processor, args)
-    report["training"] = facts
+    calibration = calibrate(model, processor, args)
+    model.config.tracking_options = calibration["tracking_options"] or None
+    report = evaluate(model, processor, args, calibration["tracking_options"])
+    report["calibration"] = calibration
+    report["training"] = {**facts, "wall_seconds_this_run": round(time.time() - start, 1)}
     report["config"] = {k: getattr(model.config, k) for k in (
         "hidden_size", "num_hidden_layers", "num_attention_heads", "patch_size", "template_size", "search_size",
         "foveal_size", "head_hidden_size")}

@@ -245,3 +245,17 @@ def test_evaluate_metric_offline(fx, fixture_results, monkeypatch, tmp_path):
                          references=[s["anno"].numpy().tolist() for s in seqs[:1]], convention="got10k")
     direct = evaluate_sequences([seqs[0]["pred"].numpy()], [seqs[0]["anno"].numpy()], convention="got10k").to_dict()
     assert got == pytest.approx(direct)
+
+
+def test_score_separation_auc_and_threshold():
+    from simtrack_hf.evaluation.metrics import score_separation
+
+    ious = np.array([0.9, 0.8, 0.7, 0.3, 0.05, 0.0, 0.02])
+    scores = np.array([0.9, 0.7, 0.6, 0.5, 0.4, 0.2, 0.65])  # one lost frame (0.65) outscores a found one (0.6)
+    auc, threshold = score_separation(scores, ious)
+    assert auc == pytest.approx(8 / 9)  # 3 found x 3 lost pairs, one misordered
+    assert threshold == pytest.approx(0.6)  # lost = score < 0.6: all found kept, two of three lost flagged
+    assert score_separation([0.9, 0.1], [0.9, 0.0]) == (1.0, 0.9)
+    assert score_separation([0.5, 0.5], [0.9, 0.0])[0] == 0.5  # a tie counts half
+    with pytest.raises(ValueError, match="IoU < 0.1"):
+        score_separation([0.9, 0.8], [0.9, 0.7])

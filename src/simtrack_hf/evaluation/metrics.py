@@ -46,6 +46,7 @@ __all__ = [
     "evaluate_sequence",
     "aggregate_results",
     "evaluate_sequences",
+    "score_separation",
 ]
 
 CONVENTIONS = ("pytracking", "got10k", "otb")
@@ -431,3 +432,33 @@ def evaluate_sequences(
         for p, g, v, n, d, s in zip(preds, gts, visibles, names, datasets, image_sizes)
     ]
     return aggregate_results(results)
+
+
+def score_separation(scores: np.ndarray, ious: np.ndarray, lost_below: float = 0.1, found_from: float = 0.5
+                     ) -> tuple[float, float]:
+    """How well tracker scores tell found frames from lost ones, for calibrating a ``lost`` flag.
+
+    Positives are frames with IoU >= ``found_from``, negatives frames with IoU < ``lost_below`` (frames in between
+    are ambiguous and left out). Returns ``(roc_auc, threshold)``: the ROC AUC (probability that a random found
+    frame scores higher than a random lost one; ties count half) and the score threshold maximising Youden's J
+    (true-negative + true-positive rate - 1) for ``lost = score < threshold``.
+
+    Raises:
+        ValueError: when either class is empty (nothing to separate).
+    """
+    scores, ious = np.asarray(scores, np.float64).ravel(), np.asarray(ious, np.float64).ravel()
+    if scores.shape != ious.shape:
+        raise ValueError(f"got {scores.size} scores for {ious.size} IoUs")
+    found, lost = scores[ious >= found_from], scores[ious < lost_below]
+    if found.size == 0 or lost.size == 0:
+        raise ValueError(f"need frames with IoU >= {found_from} ({found.size}) and with IoU < {lost_below} "
+                         f"({lost.size}) to calibrate a lost threshold")
+    ranks = np.concatenate([found, lost]).argsort(kind="stable").argsort().astype(np.float64)
+    values = np.concatenate([found, lost])
+    for value in np.unique(values):  # average ranks of ties
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    auc = (ranks[: found.size].sum() - found.size * (found.size - 1) / 2) / (found.size * lost.size)
+    candidates = np.unique(values)
+    youden = [(found >= t).mean() + (lost < t).mean() - 1 for t in candidates]
+    return float(auc), float(candidates[int(np.argmax(youden))])
