@@ -41,7 +41,7 @@ import torch
 from transformers import set_seed
 
 from simtrack_hf import SimTrackImageProcessor
-from simtrack_hf.convert_simtrack import load_config
+from simtrack_hf.convert_simtrack import load_config, load_model
 from simtrack_hf.data.manifests import build_manifest
 from simtrack_hf.data.photos import list_photos, load_photos, render_photo_sequence, still_photo_rows
 from simtrack_hf.evaluation import evaluate_sequences
@@ -71,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="photo folder with train/ and heldout/ (default: the cache of `simtrack fetch-photos`)")
     p.add_argument("--variant", default="compact", help="preset or variant (default: compact)")
     p.add_argument("--config", default=None, help="config.json path or inline JSON over --variant")
+    p.add_argument("--init_from", "--init-from", default=None,
+                   help="start from these weights (a save_pretrained folder, whose config is used, an original "
+                   "checkpoint or CLIP vision weights) instead of a random initialisation")
     p.add_argument("--max_steps", "--max-steps", type=int, default=4000)
     p.add_argument("--batch_size", "--batch-size", type=int, default=32)
     p.add_argument("--learning_rate", "--learning-rate", type=float, default=8e-4)
@@ -108,7 +111,8 @@ def train(args: argparse.Namespace, work: Path) -> tuple[SimTrackModel, SimTrack
     """Train on photo videos, still photos and synthetic videos; returns the model, its processor and facts."""
     set_seed(args.seed)
     config = load_config(args.variant, args.config)
-    model = SimTrackModel(config)
+    model = load_model(args.init_from, config) if args.init_from else SimTrackModel(config)
+    config = model.config
     processor = SimTrackImageProcessor.from_model_config(config)
     photo_paths = list_photos(photo_folder(args, "train"))
     start = time.time()
