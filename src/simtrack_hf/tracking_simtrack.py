@@ -368,7 +368,7 @@ class SimTrackSession:
         """Reset, then track `boxes` ((4,) or (N, 4) `[x, y, w, h]` pixels: ids 0..N-1, or an {id: box} mapping)
         from `frame` (RGB, frame 0)."""
         if not isinstance(boxes, Mapping):
-            boxes = dict(enumerate(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)))
+            boxes = dict(enumerate(np.asarray(boxes).reshape(-1, 4)))  # dtype kept: the processor refuses booleans
         state = self.__dict__.copy()
         self.reset()
         try:
