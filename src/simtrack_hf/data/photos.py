@@ -201,6 +201,11 @@ def _blob_mask(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return cv2.GaussianBlur(mask, (0, 0), 1.0).astype(np.float32) / 255.0
 
 
+def _texture_energy(patch: np.ndarray) -> float:
+    """Gradient energy of an RGB patch (variance of its Laplacian): high on textured regions, ~0 on flat sky."""
+    return float(cv2.Laplacian(cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_RGB2GRAY), cv2.CV_32F).var())
+
+
 def _cut(rng: np.random.Generator, photo: np.ndarray, near: tuple[float, float] | None = None,
          size: int = 96, candidates: int = 4) -> np.ndarray:
     """A ``size`` x ``size`` RGB patch of ``photo``: of ``candidates`` random square regions (near ``near``
@@ -216,7 +221,7 @@ def _cut(rng: np.random.Generator, photo: np.ndarray, near: tuple[float, float] 
             y = float(np.clip(near[1] + rng.normal(0, side), 0, ph - side))
         patch = cv2.resize(photo[int(y):int(y + side), int(x):int(x + side)], (size, size),
                            interpolation=cv2.INTER_AREA)
-        energy = float(cv2.Laplacian(cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY), cv2.CV_32F).var())
+        energy = _texture_energy(patch)
         if energy > best_energy:
             best, best_energy = patch, energy
     return best
@@ -248,8 +253,9 @@ def _trajectory(rng: np.random.Generator, n: int, height: int, width: int, base:
     scale = base * np.exp(0.35 * motion * _smooth_walk(rng, n))
     asp = aspect * np.exp(0.2 * motion * _smooth_walk(rng, n))
     w, h = scale * np.sqrt(asp), scale / np.sqrt(asp)
-    cx = width / 2 + (width / 2 - w / 2) * np.clip(rng.uniform(-0.5, 0.5) + 0.8 * motion * _smooth_walk(rng, n), -1.05, 1.05)
-    cy = height / 2 + (height / 2 - h / 2) * np.clip(rng.uniform(-0.5, 0.5) + 0.8 * motion * _smooth_walk(rng, n), -1.05, 1.05)
+    walk_x = np.clip(rng.uniform(-0.5, 0.5) + 0.8 * motion * _smooth_walk(rng, n), -1.05, 1.05)
+    walk_y = np.clip(rng.uniform(-0.5, 0.5) + 0.8 * motion * _smooth_walk(rng, n), -1.05, 1.05)
+    cx, cy = width / 2 + (width / 2 - w / 2) * walk_x, height / 2 + (height / 2 - h / 2) * walk_y
     return np.stack([cx - w / 2, cy - h / 2, w, h], 1)
 
 
@@ -310,14 +316,18 @@ def render_photo_sequence(photos: Sequence[np.ndarray], seed: int | tuple[int, .
     rng = np.random.default_rng(seed)
     background = photos[int(rng.integers(len(photos)))]
     cams = _camera(rng, n, background.shape, height, width, motion)
-    scene_mode = rng.random() < 0.3
+    scene_mode = rng.random() < 0.2
     base = rng.uniform(0.1, 0.4) * min(height, width)
     aspect = float(np.exp(rng.uniform(-0.7, 0.7)))
 
-    if scene_mode:  # a fixed region of the background photo, seen by the moving camera
+    if scene_mode:  # a fixed region of the background photo, seen by the moving camera: the most textured of 6
         w0, h0 = base * math.sqrt(aspect), base / math.sqrt(aspect)
-        x0 = rng.uniform(0.15, 0.85) * width - w0 / 2
-        y0 = rng.uniform(0.15, 0.85) * height - h0 / 2
+        first = cv2.warpPerspective(background, cams[0], (width, height),
+                                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+        corners = [(rng.uniform(0.15, 0.85) * width - w0 / 2, rng.uniform(0.15, 0.85) * height - h0 / 2)
+                   for _ in range(6)]
+        x0, y0 = max(corners, key=lambda c: _texture_energy(
+            first[max(0, int(c[1])):max(1, int(c[1] + h0)), max(0, int(c[0])):max(1, int(c[0] + w0))]))
         corners0 = np.array([[x0, y0, 1], [x0 + w0, y0, 1], [x0 + w0, y0 + h0, 1], [x0, y0 + h0, 1]]).T
         world = cams[0] @ corners0  # target corners in photo coordinates
         target = source = mask = None
@@ -353,8 +363,8 @@ def render_photo_sequence(photos: Sequence[np.ndarray], seed: int | tuple[int, .
     cut = np.zeros(n, bool)
     prev_centre = None
     for i in range(n):
-        frame = cv2.warpPerspective(background, cams[i], (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                    borderMode=cv2.BORDER_REFLECT)
+        frame = cv2.warpPerspective(background, cams[i], (width, height),
+                                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
         if scene_mode:
             pts = np.linalg.inv(cams[i]) @ world
             pts = pts[:2] / pts[2]
@@ -411,7 +421,8 @@ def still_photo_rows(photo_paths: Sequence[str | os.PathLike], boxes_per_photo: 
                      ) -> list[dict]:
     """Manifest rows for "still image as a video" pairs: ``boxes_per_photo`` random regions per photo.
 
-    Regions cover 2-25 % of the shorter side squared, with aspect ratios in [1/3, 3]. Each row holds one frame
+    Regions cover 2-25 % of the shorter side squared, with aspect ratios in [1/3, 3]; each is the most textured of
+    4 random candidates (flat sky or walls make no target). Each row holds one frame
     (``frame_paths``, ``boxes`` (1, 4) xywh, ``visible``), the shape :class:`TrackingPairDataset` treats as a
     single-image source.
     """
@@ -421,13 +432,16 @@ def still_photo_rows(photo_paths: Sequence[str | os.PathLike], boxes_per_photo: 
         try:
             with Image.open(path) as image:
                 width, height = image.size
+                small = np.asarray(image.convert("RGB").reduce(4))
         except OSError:
             continue
         for j in range(boxes_per_photo):
             side = math.sqrt(rng.uniform(0.02, 0.25)) * min(height, width)
             aspect = math.exp(rng.uniform(-1.1, 1.1))
             w, h = min(side * math.sqrt(aspect), width - 2), min(side / math.sqrt(aspect), height - 2)
-            x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
+            x, y = max(((rng.uniform(0, width - w), rng.uniform(0, height - h)) for _ in range(4)),
+                       key=lambda c: _texture_energy(small[int(c[1]) // 4:int(c[1] + h) // 4 + 1,
+                                                           int(c[0]) // 4:int(c[0] + w) // 4 + 1]))
             rows.append({"dataset": "photos", "sequence": f"{Path(path).stem}_{j}", "frame_paths": [str(path)],
                          "boxes": [[x, y, w, h]], "visible": [True], "width": width, "height": height})
     return rows
