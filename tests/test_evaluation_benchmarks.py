@@ -201,7 +201,8 @@ def test_list_frames_and_registry(tmp_path):
     (tmp_path / "e").mkdir()
     with pytest.raises(ValueError, match="no images"):
         list_frames(tmp_path / "e")
-    assert set(BENCHMARKS) == {"lasot", "got10k_val", "got10k_test", "trackingnet", "otb", "uav123", "tnl2k", "synthetic"}
+    assert set(BENCHMARKS) == {"lasot", "got10k_val", "got10k_test", "trackingnet", "otb", "uav123", "tnl2k", "synthetic",
+                               "photos"}
     with pytest.raises(ValueError, match="unknown benchmark"):
         read_benchmark("vot", tmp_path)
 
