@@ -175,10 +175,11 @@ def success(videos: list, boxes: list[np.ndarray]) -> dict:
     return evaluate_sequences(boxes, [v.boxes for v in videos], [v.visible for v in videos], names=names).to_dict()
 
 
-CANDIDATES = (  # tried in this order, each on top of what was kept so far
+CANDIDATES = (  # tried in this order, each on top of what was kept so far (a later value of a field replaces it)
+    {"max_scale_change": 1.03},
+    {"max_scale_change": 1.1},
     {"corner_prior_weight": 0.5, "corner_prior_sigma": 0.5},
     {"corner_prior_weight": 0.8, "corner_prior_sigma": 0.3},
-    {"max_scale_change": 1.1},
     {"hold_lost_boxes": True},
     {"lost_search_growth": 1.5},
     {"template_update_threshold": 0.7, "template_update_interval": 10},
