@@ -1,4 +1,5 @@
-# Two commands do all the set-up on a fresh machine: `make demo` and `make test`; `make app` serves the web demo.
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test` (the demo, then the full suite);
+# `make app` serves the web demo.
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -20,5 +21,5 @@ demo: install
 app: install
 	$(VENV)/bin/simtrack app
 
-test: install
+test: demo
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
