@@ -62,3 +62,27 @@ def test_evaluate_refuses_an_unknown_baseline(tmp_path, capsys):
         main(["evaluate", "--dataset-format", "synthetic", "--root", str(tmp_path), "--baseline", "static,foo"])
     assert exit_info.value.code == 2
     assert "unknown baseline 'foo'" in capsys.readouterr().err
+
+
+def test_evaluate_and_track_take_tracking_options(tmp_path, capsys):
+    import torch
+    from conftest import tiny_config
+
+    from simtrack_hf import SimTrackModel
+
+    torch.manual_seed(0)
+    SimTrackModel(tiny_config()).save_pretrained(tmp_path / "model")
+    root = ensure_synthetic_benchmark(tmp_path / "bench", 1, 4, seed=5)
+    out = tmp_path / "results"
+    main(["evaluate", "--dataset-format", "synthetic", "--root", str(root), "--model", str(tmp_path / "model"),
+          "--tracking-options", '{"lost_threshold": 1.0, "hold_lost_boxes": true}', "--results-dir", str(out),
+          "--no-progress", "--device", "cpu"])
+    boxes = read_benchmark("synthetic", root)[0].ground_truth[:1]
+    held = np.loadtxt(out / "simtrack" / f"{read_benchmark('synthetic', root)[0].name}.txt", delimiter=",")
+    assert np.allclose(held, np.repeat(boxes, 4, 0), atol=1e-3)  # every frame lost and held at the first box
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--dataset-format", "synthetic", "--root", str(root), "--tracking-options", "[1]"])
+    assert "expected a JSON object" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["track", "clip.mp4", "--box", "1,2,3,4", "--tracking-options", '{"window": 1}'])
+    assert "unknown tracking option" in capsys.readouterr().err

@@ -96,3 +96,22 @@ def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES,
                         help="inference dtype (default float32; auto = bfloat16 on CPUs with native bf16 when "
                              "measured faster, float16 on CUDA; the corner soft-argmax stays float32)")
+
+
+def parse_tracking_options(text: str) -> dict:
+    """``--tracking-options '{"lost_threshold": 0.4}'``: a JSON object of `TrackingOptions` fields."""
+    import json
+
+    try:
+        options = json.loads(text)
+    except ValueError:
+        options = None
+    if not isinstance(options, dict):
+        raise argparse.ArgumentTypeError(f'expected a JSON object such as {{"lost_threshold": 0.4}}, got {text!r}')
+    return options
+
+
+def add_tracking_options_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-options", type=parse_tracking_options, default=None, metavar="JSON",
+                        help="tracker options over the model config's, e.g. '{}' with a model whose config has some "
+                        "keeps them; '{\"max_scale_change\": 1.1, \"lost_threshold\": 0.4}' (see TrackingOptions)")

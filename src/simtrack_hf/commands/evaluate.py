@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluation.metrics import CONVENTIONS
 from ..evaluation.baselines import BASELINES, check_baselines
-from .common import DEFAULT_MODEL, add_dtype_argument, parse_device
+from ..evaluation.metrics import CONVENTIONS
+from .common import DEFAULT_MODEL, add_dtype_argument, add_tracking_options_argument, parse_device
 
 DATASET_FORMATS = ("got10k", "lasot", "trackingnet", "otb", "uav123", "tnl2k", "synthetic", "photos")
 
@@ -55,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "of `simtrack fetch-photos`)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="save_pretrained folder or Hub repo (default: demo model)")
     parser.add_argument("--name", default="simtrack", type=_result_name, help="name of the model's results (folder and table row)")
+    add_tracking_options_argument(parser)
     parser.add_argument("--no-model", action="store_true", help="do not run the model: score --compare/--baseline")
     parser.add_argument("--results-dir", default=None,
                         help="output folder (default results/<benchmark>): <name>/<seq>.txt, results.md/.json, plots")
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> None:
         runs = track_benchmark_sharded(args.model, sequences, dirs[args.name],
                                        batch_sequences=args.batch_sequences, resume=not args.no_resume,
                                        progress=not args.no_progress and rank == 0, device=device,
-                                       torch_dtype=args.dtype)
+                                       torch_dtype=args.dtype, tracking_options=args.tracking_options)
         if world_size > 1:
             dist.destroy_process_group()
         if rank != 0:  # rank 0 has gathered this rank's runs: it scores, plots and writes the tables

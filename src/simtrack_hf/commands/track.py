@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 
-from .common import DEFAULT_MODEL, add_dtype_argument, check_writable, parse_box, parse_device, positive_int
+from .common import (
+    DEFAULT_MODEL,
+    add_dtype_argument,
+    add_tracking_options_argument,
+    check_writable,
+    parse_box,
+    parse_device,
+    positive_int,
+)
 
 
 def add_track_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +31,7 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, type=parse_device,
                         help="cpu, cuda, cuda:1, ... (default: where the model loads)")
     add_dtype_argument(parser)
+    add_tracking_options_argument(parser)
     parser.add_argument("--attention-maps", metavar="DIR", help="save per-layer target attention grids (PNG) here")
     parser.add_argument("--attention-every", type=positive_int, default=10, metavar="N",
                         help="one attention grid every N frames")
@@ -64,7 +73,8 @@ def track(args: argparse.Namespace) -> None:
         raise ValueError(f"--dtype {args.dtype} applies to PyTorch models; an ONNX export runs as it was exported "
                          "(float32, or int8 with export-onnx --quantize int8)")
     tracker = SimTrackTracker.from_pretrained(args.model, device=args.device, backend=backend,
-                                              torch_dtype=args.dtype if backend == "torch" else None)
+                                              torch_dtype=args.dtype if backend == "torch" else None,
+                                              tracking_options=args.tracking_options)
     source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
     count, started = 0, time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -116,7 +126,7 @@ def demo(args: argparse.Namespace) -> None:
     output = os.path.join(args.output_dir, "demo_tracked.mp4")
     track(argparse.Namespace(video=str(clip.video), box=[clip.box], model=args.model, backend=None,
                              output=output, results=results, device=args.device, dtype=args.dtype, attention_maps=None,
-                             attention_every=10))
+                             attention_every=10, tracking_options=None))
     truth = clip.ground_truth
     visible = np.isfinite(truth).all(1)
     ours = evaluate_sequence(read_results(results), truth, visible, name="demo")

@@ -98,6 +98,7 @@ def track_benchmark(
     device: Any = None,
     torch_dtype: Any = None,
     num_workers: int = 4,
+    tracking_options: dict[str, Any] | None = None,
 ) -> dict[str, SequenceRun]:
     """Track every sequence one-pass from its first ground-truth box; write ``results_dir/<seq>.txt``
     (+ ``<seq>_time.txt``).
@@ -111,6 +112,7 @@ def track_benchmark(
             Results match K=1 up to float rounding.
         resume: skip sequences whose results file already has one box per frame.
         num_workers: threads decoding and cropping frames.
+        tracking_options: `TrackingOptions` fields over the model config's, for a model loaded here.
 
     Frame times: frame 0 is the initialisation (template crop and embedding); later frames share their
     step's crop + forward + post-processing time equally. Image decoding is not counted (as pytracking).
@@ -135,7 +137,7 @@ def track_benchmark(
             _save_run(results_dir, runs[seq.name])
     elif todo:
         runs.update(_track_sequences(tracker_or_model_path, todo, results_dir, batch_sequences, progress,
-                                     device, torch_dtype, num_workers))
+                                     device, torch_dtype, num_workers, tracking_options))
     return {seq.name: runs[seq.name] for seq in sequences}
 
 
@@ -223,13 +225,17 @@ class _Slot:
         return SequenceRun(self.seq.name, np.stack(self.boxes), np.asarray(self.times))
 
 
-def _track_sequences(tracker, todo, results_dir, batch_sequences, progress, device, torch_dtype, num_workers):
+def _track_sequences(tracker, todo, results_dir, batch_sequences, progress, device, torch_dtype, num_workers,
+                     tracking_options):
     from tqdm import tqdm
 
     from ..inference.tracker import SimTrackTracker, track_many
 
     if not isinstance(tracker, SimTrackTracker):
-        tracker = SimTrackTracker.from_pretrained(tracker, device=device, torch_dtype=torch_dtype)
+        tracker = SimTrackTracker.from_pretrained(tracker, device=device, torch_dtype=torch_dtype,
+                                                  tracking_options=tracking_options)
+    elif tracking_options:
+        raise ValueError("tracking_options apply to a model loaded here; give them to the SimTrackTracker instead")
     pending, active, runs = deque(todo), [], {}
     bar = tqdm(total=sum(len(s.frames) for s in todo), unit="frame", desc=f"tracking {results_dir.name}",
                disable=not progress)
