@@ -86,3 +86,12 @@ def test_evaluate_and_track_take_tracking_options(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["track", "clip.mp4", "--box", "1,2,3,4", "--tracking-options", '{"window": 1}'])
     assert "unknown tracking option" in capsys.readouterr().err
+
+
+def test_paper_tracking_options_turn_every_option_off():
+    from simtrack_hf.commands.common import parse_tracking_options
+    from simtrack_hf.tracking_simtrack import TrackingOptions
+
+    config = type("Config", (), {"tracking_options": {"max_scale_change": 1.05, "lost_threshold": 0.4}})()
+    assert TrackingOptions.from_config(config, **parse_tracking_options("paper")) == TrackingOptions()
+    assert TrackingOptions.from_config(config, **parse_tracking_options("{}")).max_scale_change == 1.05

@@ -99,9 +99,15 @@ def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_tracking_options(text: str) -> dict:
-    """``--tracking-options '{"lost_threshold": 0.4}'``: a JSON object of `TrackingOptions` fields."""
+    """``--tracking-options '{"lost_threshold": 0.4}'``: a JSON object of `TrackingOptions` fields; ``paper``: every
+    field at its default (the paper's tracker, whatever the model config stores)."""
+    import dataclasses
     import json
 
+    if text == "paper":
+        from ..tracking_simtrack import TrackingOptions
+
+        return dataclasses.asdict(TrackingOptions())
     try:
         options = json.loads(text)
     except ValueError:
@@ -113,5 +119,6 @@ def parse_tracking_options(text: str) -> dict:
 
 def add_tracking_options_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracking-options", type=parse_tracking_options, default=None, metavar="JSON",
-                        help="tracker options over the model config's, e.g. '{}' with a model whose config has some "
-                        "keeps them; '{\"max_scale_change\": 1.1, \"lost_threshold\": 0.4}' (see TrackingOptions)")
+                        help="tracker options over the model config's: a JSON object of TrackingOptions fields, e.g. "
+                        "'{\"max_scale_change\": 1.1, \"lost_threshold\": 0.4}', or 'paper' for the paper's tracker "
+                        "(every option off)")
