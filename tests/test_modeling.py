@@ -73,11 +73,12 @@ def test_auto_classes_resolve_simtrack(tmp_path):
 
 
 def test_trust_remote_code_without_package(tmp_path):
+    from simtrack_hf.tools.hub import remote_code_registration
+
     model = make_model()
-    model.config.register_for_auto_class()
-    model.register_for_auto_class("AutoModel")
     folder = tmp_path / "remote"
-    model.save_pretrained(folder)
+    with remote_code_registration():  # scoped: later saves in this process write no code files
+        model.save_pretrained(folder)
     assert (folder / "modeling_simtrack.py").exists() and (folder / "configuration_simtrack.py").exists()
     inputs = tiny_inputs(model.config)
     torch.save(inputs, tmp_path / "inputs.pt")
