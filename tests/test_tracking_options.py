@@ -149,3 +149,12 @@ def test_trackers_with_different_options_share_a_forward(clip):
     ra, rb = track_many([a, b], [frames[1], frames[1]])
     _, alone = run(model, frames[:2], boxes[0])
     assert np.allclose(ra.boxes, alone[1].boxes, atol=1e-6) and np.allclose(rb.boxes[0], boxes[0], atol=1e-6)
+
+
+def test_new_session_keeps_overrides_back_to_the_papers_defaults(tmp_path):
+    import dataclasses
+
+    model = heads_up_model(tracking_options={"max_scale_change": 1.05, "lost_threshold": 0.4})
+    paper = SimTrackTracker(model, **dataclasses.asdict(TrackingOptions()))
+    assert paper.options == TrackingOptions() and paper.new_session().options == TrackingOptions()
+    assert SimTrackTracker(model).new_session().options == TrackingOptions(max_scale_change=1.05, lost_threshold=0.4)

@@ -256,7 +256,8 @@ class SimTrackSession:
 
     def new_session(self) -> "SimTrackSession":
         """An empty session of the same class on the same model, processor, device, dtype and options."""
-        return type(self)(self.model, self.processor, self.device, self.dtype, **self.options.to_dict())
+        # every field, not only those that differ from the paper's: an override back to a default must survive
+        return type(self)(self.model, self.processor, self.device, self.dtype, **dataclasses.asdict(self.options))
 
     def reset(self) -> None:
         """Forget every target and the video (the next `add_objects` / `init` starts at frame 0)."""
