@@ -1,24 +1,26 @@
 #!/usr/bin/env python
-"""Train the default SimTrack model from scratch on real photographs, calibrate its tracker options on validation
-videos, save it, and score it on held-out photos.
+"""Train the default SimTrack model on real photographs, calibrate its tracker options on validation videos, save
+it, and score it on held-out photos.
 
     simtrack fetch-photos                                     # once: the photos (Debian packages, see the README)
-    python scripts/make_demo_model.py --work_dir work/demo     # full run, ~85 min of training on 2 CPU cores
+    python scripts/make_demo_model.py --init_from PREVIOUS --work_dir work/demo   # 9000 steps: ~55 min, 2 CPU cores
     python scripts/make_demo_model.py --max_steps 20 --output_dir /tmp/demo --eval_sequences 2   # smoke test
 
 Data: the photographic wallpapers fetched by ``simtrack fetch-photos`` (Debian packages, licences in the README),
 ``train`` split only. They become (a) short videos with a moving camera, moving objects cut from photos,
 look-alike distractors, occluders, blur and illumination drift (``write_photo_dataset``), (b) "still image as a
-video" pairs (``still_photo_rows``), and (c) a share of the procedural synthetic videos. Evaluation renders videos
-from the ``heldout`` photos (never trained on) with other seeds and compares the tracker with a static baseline
-that repeats the first-frame box (pytracking convention). The table goes to ``OUTPUT_DIR/demo_eval.json``.
+video" pairs (``still_photo_rows``), and (c) a share of the procedural synthetic videos (``--ratios``). Evaluation
+renders videos from the ``heldout`` photos (never trained on) with other seeds and compares the paper's tracker,
+the calibrated one and a static first-frame box (pytracking convention); the report goes to
+``OUTPUT_DIR/demo_eval.json``.
 
-No pretrained weights are available offline: the "compact" preset (width 192, 6 layers, template 64, search 128,
-patch 16; about 2.8 M parameters) trains from random initialisation with the reference recipe except for two
-from-scratch adjustments, both flags: the backbone trains at the full learning rate (``--backbone_lr_multiplier
-1``; the x0.1 of the paper protects pretrained CLIP weights) and the learning rate is higher with a warm-up.
-With ``--work_dir`` the rendered data and checkpoints persist: rerunning the same command resumes from the newest
-complete checkpoint instead of starting over (a finished run goes straight to calibration).
+No pretrained weights are available offline. The defaults are the recipe of the shipped model: the "small" preset
+(width 128, 4 layers, template 64, search 128, patch 16; 1.04 M parameters), fine-tuned with ``--init_from`` from
+an earlier model (the README says which), at lr 4e-4 with the backbone at the full learning rate
+(``--backbone_lr_multiplier 1``; the x0.1 of the paper protects pretrained CLIP weights). Without ``--init_from``
+it trains from random initialisation. With ``--work_dir`` the rendered data and checkpoints persist: rerunning the
+same command resumes from the newest complete checkpoint instead of starting over (a finished run goes straight to
+calibration).
 
 Calibration (never on held-out photos): videos rendered from the *training* photos with unseen seeds
 (``--val_seed``) choose the tracker options greedily (each candidate is kept when it raises the validation success
@@ -29,6 +31,7 @@ AUC by at least ``--min_gain`` points) and the ``lost`` threshold (Youden's J be
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shutil
@@ -48,6 +51,7 @@ from simtrack_hf.evaluation import evaluate_sequences
 from simtrack_hf.evaluation.metrics import box_iou, score_separation
 from simtrack_hf.inference.tracker import SimTrackTracker
 from simtrack_hf.modeling_simtrack import SimTrackModel
+from simtrack_hf.tracking_simtrack import TrackingOptions
 from simtrack_hf.training import (
     SimTrackTrainer,
     SimTrackTrainingArguments,
@@ -69,20 +73,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="synthetic data and checkpoints (default: a temporary folder, removed at the end)")
     p.add_argument("--photos", default=None,
                    help="photo folder with train/ and heldout/ (default: the cache of `simtrack fetch-photos`)")
-    p.add_argument("--variant", default="compact", help="preset or variant (default: compact)")
+    p.add_argument("--variant", default="small", help="preset or variant (default: small)")
     p.add_argument("--config", default=None, help="config.json path or inline JSON over --variant")
     p.add_argument("--init_from", "--init-from", default=None,
                    help="start from these weights (a save_pretrained folder, whose config is used, an original "
                    "checkpoint or CLIP vision weights) instead of a random initialisation")
-    p.add_argument("--max_steps", "--max-steps", type=int, default=4000)
+    p.add_argument("--max_steps", "--max-steps", type=int, default=9000)
     p.add_argument("--batch_size", "--batch-size", type=int, default=32)
-    p.add_argument("--learning_rate", "--learning-rate", type=float, default=8e-4)
+    p.add_argument("--learning_rate", "--learning-rate", type=float, default=4e-4)
     p.add_argument("--backbone_lr_multiplier", "--backbone-lr-multiplier", type=float, default=1.0)
-    p.add_argument("--warmup_steps", "--warmup-steps", type=int, default=200)
+    p.add_argument("--warmup_steps", "--warmup-steps", type=int, default=100)
     p.add_argument("--num_sequences", "--num-sequences", type=int, default=800, help="training videos from photos")
     p.add_argument("--num_synthetic", "--num-synthetic", type=int, default=150, help="procedural training videos")
     p.add_argument("--still_boxes", "--still-boxes", type=int, default=40, help="still-image targets per photo")
-    p.add_argument("--ratios", default="0.6,0.25,0.15", help="sampling ratios: photo videos, still photos, synthetic")
+    p.add_argument("--ratios", default="0.6,0.2,0.2", help="sampling ratios: photo videos, still photos, synthetic")
     p.add_argument("--save_steps", "--save-steps", type=int, default=250)
     p.add_argument("--num_frames", "--num-frames", type=int, default=40, help="frames per training video")
     p.add_argument("--data_seed", "--data-seed", type=int, default=0)
@@ -227,7 +231,7 @@ def evaluate(model: SimTrackModel, processor: SimTrackImageProcessor, args: argp
     photos = load_photos(list_photos(photo_folder(args, "heldout")))
     videos = [render_photo_sequence(photos, (args.eval_seed, i), num_frames=args.eval_frames)
               for i in range(args.eval_sequences)]
-    paper, paper_scores, fps = track_videos(model, processor, videos)
+    paper, paper_scores, fps = track_videos(model, processor, videos, **dataclasses.asdict(TrackingOptions()))
     tuned, _, tuned_fps = track_videos(model, processor, videos, **options)
     ious = np.concatenate([box_iou(b[1:], v.boxes[1:])[v.visible[1:]] for b, v in zip(paper, videos)])
     scores = np.concatenate([s[1:][v.visible[1:]] for s, v in zip(paper_scores, videos)])
