@@ -119,6 +119,9 @@ def test_track_in_the_browser_and_play_the_result(space_url, browser, tmp_path):
 
     wait = WebDriverWait(browser, 60)
     status = lambda: browser.find_element(By.CSS_SELECTOR, "#status").text  # noqa: E731
+    # a click in the page's JavaScript: a notice toast sliding over a button cannot intercept it
+    press = lambda css: browser.execute_script(  # noqa: E731
+        "arguments[0].click();", browser.find_element(By.CSS_SELECTOR, css))
     upload = tmp_path / "my_clip.mp4"  # another name than the example's: no target comes with it
     shutil.copy(CLIP, upload)
 
@@ -129,16 +132,16 @@ def test_track_in_the_browser_and_play_the_result(space_url, browser, tmp_path):
         lambda b: b.find_elements(By.CSS_SELECTOR, "#video-input input[type=file]"))[0]
     file_input().send_keys(str(not_video))
     wait.until(lambda b: "Cannot use this file: holiday.mp4 is not a video this app can read" in status())
-    browser.find_element(By.CSS_SELECTOR, "#video-input button[aria-label='Clear']").click()
+    press("#video-input button[aria-label='Clear']")
     file_input().send_keys(str(upload))
     image = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#first-frame img"))[0]
     wait.until(lambda b: "320x240" in status())
 
-    browser.find_element(By.CSS_SELECTOR, "#track-button").click()  # no target yet: a notice, not a traceback
+    press("#track-button")  # no target yet: a notice, not a traceback
     wait.until(lambda b: "mark a target first" in b.find_element(By.TAG_NAME, "body").text)
     assert "Traceback" not in browser.page_source
     for close in browser.find_elements(By.CSS_SELECTOR, ".toast-close"):
-        close.click()
+        browser.execute_script("arguments[0].click();", close)
 
     def click(x: float, y: float) -> None:
         """Click image pixel (x, y) of the first frame: the picture is centred in its box, scaled down only."""
@@ -159,7 +162,7 @@ def test_track_in_the_browser_and_play_the_result(space_url, browser, tmp_path):
     numbers = [float(c) for c in cells if c.replace(".", "").isdigit()]
     assert np.allclose(numbers[-4:], BOX, atol=2), cells  # row "1 x y w h" (pixel rounding of the clicks)
 
-    browser.find_element(By.CSS_SELECTOR, "#track-button").click()
+    press("#track-button")
     wait.until(lambda b: "Tracked 1 target(s) over 100 frames" in status())
     video = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#tracked-video video"))[0]
     wait.until(lambda b: b.execute_script("return arguments[0].readyState >= 1 && arguments[0].duration > 0", video))
