@@ -4,8 +4,7 @@
   ``dpkg-deb -x``, so it needs the Debian archive once) into ``<cache>/photos/<split>/<package>/``, downscaled to
   at most ``max_side`` pixels, with each package's ``copyright`` file beside its photos. :data:`PHOTO_PACKAGES`
   names the packages, their licences and the split each one belongs to: the ``heldout`` packages are never
-  used for training or model selection (our own held-out set; Debian's ``opencv-doc`` samples are reserved as
-  well and are not fetched).
+  used for training or model selection (our own held-out set).
 * :func:`list_photos` lists the readable photos of a folder (missing / empty folder: ``FileNotFoundError``;
   unreadable files: one counted warning).
 * :func:`render_photo_sequence` renders a video from photos: a moving camera (pan, zoom, small rotation and
