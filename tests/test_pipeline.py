@@ -105,6 +105,41 @@ def test_bad_arguments(model_folder):
         pipe(frames(), box=BOX, window=0.3)
 
 
+def test_constructor_options_batch_arguments_and_several_videos(model_folder):
+    pipe = pipeline("visual-object-tracking", model=str(model_folder), device="cpu", lost_threshold=1.0,
+                    batch_size=2, num_workers=0)
+    out = pipe(frames(), box=BOX)
+    assert all(o["lost"] for f in out[1:] for o in f["objects"])  # the constructor's option is honoured
+    assert not any(o["lost"] for f in pipe(frames(), box=BOX, lost_threshold=0.0) for o in f["objects"])
+    with pytest.raises(ValueError, match="unknown tracking option"):
+        pipeline("visual-object-tracking", model=str(model_folder), device="cpu", window=0.3)
+    plain = pipeline("visual-object-tracking", model=str(model_folder), device="cpu")
+    videos = [frames(4), np.stack(frames(3)), frames(2)]
+    expected = [plain(video, box=BOX) for video in videos]
+    for batch_size in (1, 2, 3):
+        several = plain(videos, box=BOX, batch_size=batch_size, num_workers=1)
+        assert [len(v) for v in several] == [4, 3, 2]
+        for got, want in zip(several, expected):
+            for a, b in zip(got, want):
+                np.testing.assert_allclose(box_rows(a), box_rows(b), rtol=0, atol=1e-4)
+    per_video = plain(videos[:2], boxes=[{"a": BOX}, [BOX, OTHER]], stream=True)
+    assert not isinstance(per_video, list)
+    first, second = list(per_video)
+    assert [o["id"] for o in first[0]["objects"]] == ["a"] and [o["id"] for o in second[0]["objects"]] == [0, 1]
+    with pytest.raises(ValueError, match="one per video"):
+        plain(videos, box=[BOX, BOX])
+
+
+def test_single_frame_is_a_one_frame_video(model_folder):
+    from PIL import Image
+
+    pipe = pipeline("visual-object-tracking", model=str(model_folder), device="cpu")
+    frame = frames(1)[0]
+    for image in (frame, Image.fromarray(frame), torch.from_numpy(frame)):
+        assert pipe(image, box=BOX) == [{"frame": 0, "objects": [{"id": 0, "box": corners(BOX), "score": 1.0,
+                                                                   "lost": False}]}]
+
+
 def test_model_takes_the_processor_outputs(model_folder):
     model = SimTrackModel.from_pretrained(model_folder).eval()
     processor = SimTrackImageProcessor.from_pretrained(model_folder)
