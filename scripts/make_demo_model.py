@@ -44,12 +44,12 @@ import torch
 from transformers import set_seed
 
 from simtrack_hf import SimTrackImageProcessor
-from simtrack_hf.convert_simtrack import load_config, load_model
 from simtrack_hf.data.manifests import build_manifest
 from simtrack_hf.data.photos import list_photos, load_photos, render_photo_sequence, still_photo_rows
 from simtrack_hf.evaluation import evaluate_sequences
 from simtrack_hf.evaluation.metrics import box_iou, score_separation
 from simtrack_hf.inference.tracker import SimTrackTracker
+from simtrack_hf.loading import load_config, load_model
 from simtrack_hf.modeling_simtrack import SimTrackModel
 from simtrack_hf.tracking_simtrack import TrackingOptions
 from simtrack_hf.training import (

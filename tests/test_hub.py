@@ -27,7 +27,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModel, pipeline
 
 from simtrack_hf import SIMTRACK_VARIANTS, SimTrackConfig, SimTrackImageProcessor, SimTrackModel, SimTrackTracker
 from simtrack_hf.commands import main
-from simtrack_hf.convert_simtrack import seeded_inputs
+from simtrack_hf.loading import seeded_inputs
 from simtrack_hf.tools import hub
 from simtrack_hf.tools.speed import card_flops, count_flops
 

@@ -259,7 +259,7 @@ def test_config_variants_and_validation():
 
 
 def test_loading_checkpoint_of_other_size_fails(tmp_path):
-    from simtrack_hf.convert_simtrack import load_pretrained
+    from simtrack_hf.loading import load_pretrained
 
     make_model().save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="wrong variant"):

@@ -20,7 +20,7 @@ from simtrack_hf import SimTrackImageProcessor
 from simtrack_hf.convert_simtrack import convert_original_state_dict
 from simtrack_hf.modeling_simtrack import SimTrackModel
 from simtrack_hf.commands import train as train_command
-from simtrack_hf.convert_simtrack import load_config, load_model
+from simtrack_hf.loading import load_config, load_model
 from simtrack_hf.training import SimTrackTrainer, SimTrackTrainingArguments, plan_training
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
-from ..convert_simtrack import load_config
+from ..loading import load_config
 
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo_model")
 """The model shipped in the package (`simtrack_hf/demo_model`), used when `--model` is not given."""

@@ -15,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Convert, save model and processor, reload and compare boxes (exit on a difference above 1e-6)."""
-    from ..convert_simtrack import load_model, parity_check
     from ..image_processing_simtrack import SimTrackImageProcessor
+    from ..loading import load_model, parity_check
 
     config = config_from_args(args)
     model = load_model(args.checkpoint, config, kind="original").eval()

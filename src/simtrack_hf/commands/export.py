@@ -30,9 +30,9 @@ def run(args: argparse.Namespace) -> None:
     `--tolerance`, or `--int8-tolerance` for a quantized model)."""
     import torch
 
-    from ..convert_simtrack import load_pretrained
     from ..image_processing_simtrack import SimTrackImageProcessor
     from ..inference.onnx_runtime import ONNX_FILE, OnnxSimTrackRunner
+    from ..loading import load_pretrained
     from ..modeling_simtrack import SimTrackModel
     from ..tools.export import export_onnx, onnx_parity
 

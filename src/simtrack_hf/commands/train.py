@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import torch
 from transformers import HfArgumentParser, set_seed
 
-from ..convert_simtrack import load_config, load_model
 from ..image_processing_simtrack import SimTrackImageProcessor
 from ..inference.runtime import set_threads
+from ..loading import load_config, load_model
 from ..modeling_simtrack import SimTrackModel
 from ..training import (
     SimTrackTrainer,

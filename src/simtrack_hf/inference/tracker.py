@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from ..convert_simtrack import load_pretrained
 from ..image_processing_simtrack import SimTrackImageProcessor
 from ..io.frames import open_frames
+from ..loading import load_pretrained
 from .runtime import resolve_dtype
 from ..tracking_simtrack import SimTrackSession, TrackingResult, track_many
 

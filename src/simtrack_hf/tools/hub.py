@@ -25,8 +25,8 @@ import torch
 from transformers.dynamic_module_utils import custom_object_save
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
-from ..convert_simtrack import WeightsKind, load_model, parity_check
 from ..image_processing_simtrack import SimTrackImageProcessor
+from ..loading import WeightsKind, load_model, parity_check
 from ..modeling_simtrack import SimTrackModel
 from ..pipeline_simtrack import TASK, VisualObjectTrackingPipeline
 from .speed import card_flops

@@ -47,7 +47,6 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
-from ..convert_simtrack import load_config
 from ..image_processing_simtrack import SimTrackImageProcessor
 from ..inference.onnx_runtime import ONNX_FILE, OnnxSimTrackRunner, SimTrackStep
 from ..inference.runtime import (
@@ -61,6 +60,7 @@ from ..inference.runtime import (
     time_ms,
 )
 from ..inference.tracker import SimTrackTracker
+from ..loading import load_config
 from ..modeling_simtrack import SimTrackModel
 from .export import export_onnx, quantize_onnx
 
@@ -511,10 +511,10 @@ def measure_accuracy(
     over all frames of the largest corner difference from the baseline's box, after whole-sequence tracking) and
     fps. Backends that cannot run here are left out.
     """
-    from ..convert_simtrack import load_pretrained
     from ..data.benchmarks import read_benchmark
     from ..evaluation.runner import track_benchmark
     from ..evaluation.scoring import evaluate_results
+    from ..loading import load_pretrained
 
     torch_device = default_device(device)
     possible = available_backends(torch_device) + ["compile"]
