@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -107,3 +110,26 @@ def test_cli_demo_runs_end_to_end(tmp_path, model_folder, capsys):
     assert "success AUC vs ground truth" in printed
     assert len(read_results(tmp_path / "out" / "demo_boxes.txt")) == frames
     assert (tmp_path / "out" / "demo_tracked.mp4").stat().st_size > 0
+
+
+BASE_INSTALL = """
+import sys
+for name in ("datasets", "accelerate", "evaluate", "matplotlib", "gradio", "onnx", "onnxruntime", "onnxscript"):
+    sys.modules[name] = None  # as if only the base dependencies were installed
+from simtrack_cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_track_and_demo_run_on_a_base_install(tmp_path, model_folder):
+    """No extras: `track` (with attention maps) and `demo` run, and import none of the optional packages."""
+    clip = example_clips()[0]
+    box = ",".join(str(v) for v in clip.box)
+    for argv in (["track", str(clip.video), "--box", box, "--model", str(model_folder), "--results",
+                  str(tmp_path / "boxes.txt"), "--attention-maps", str(tmp_path / "maps")],
+                 ["demo", "--model", str(model_folder), "--output-dir", str(tmp_path / "demo")]):
+        result = subprocess.run([sys.executable, "-c", BASE_INSTALL, *argv], capture_output=True, text=True,
+                                timeout=300, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "boxes.txt").read_text().count("\n") == len(clip.ground_truth)
+    assert (tmp_path / "demo" / "demo_boxes.txt").is_file()

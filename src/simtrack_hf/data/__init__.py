@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from .synthetic import *  # noqa: F401,F403
@@ -19,6 +20,8 @@ _LAZY_MODULE = ".manifests"
 
 
 def __getattr__(name: str) -> Any:
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule (`from . import layouts`)
+        raise AttributeError(name)  # lets the import system load it, without importing manifests
     manifests = importlib.import_module(_LAZY_MODULE, __name__)
     if name in manifests.__all__:
         return getattr(manifests, name)
