@@ -259,3 +259,38 @@ def test_score_separation_auc_and_threshold():
     assert score_separation([0.5, 0.5], [0.9, 0.0])[0] == 0.5  # a tie counts half
     with pytest.raises(ValueError, match="IoU < 0.1"):
         score_separation([0.9, 0.8], [0.9, 0.7])
+
+
+STANDALONE_METRIC = """
+import importlib.abc, json, sys
+
+class RefuseSimtrackHf(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "simtrack_hf" or name.startswith("simtrack_hf."):
+            raise ImportError(f"{name} is not installed here")
+
+sys.meta_path.insert(0, RefuseSimtrackHf())
+import evaluate
+metric = evaluate.load(sys.argv[1], cache_dir=sys.argv[2])
+print(json.dumps(metric.compute(predictions=[[[0, 0, 10, 10], [1, 1, 10, 10]]],
+                                references=[[[0, 0, 10, 10], [0, 0, 10, 10]]])))
+"""
+
+
+def test_metric_folder_stands_alone_with_its_card(tmp_path):
+    """The metric folder, copied elsewhere, loads and computes where simtrack_hf cannot be imported."""
+    import json
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "simtrack_tracking_metric"
+    shutil.copytree(METRIC_PATH, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\n") and all(f"## {part}" in card for part in ("How to use", "Limitations"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", STANDALONE_METRIC, str(folder), str(tmp_path / "cache")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = evaluate_sequences([np.array([[0, 0, 10, 10], [1, 1, 10, 10]])],
+                                  [np.array([[0, 0, 10, 10], [0, 0, 10, 10]])]).to_dict()
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == pytest.approx(expected)

@@ -1,9 +1,10 @@
 """SimTrack tracking metric for the ``evaluate`` library: success AUC, precision, normalised
 precision, AO and SR over whole sequences of xywh boxes.
 
-Load it offline with ``evaluate.load(simtrack_hf.evaluation.METRIC_PATH)``. One example is one
-sequence: ``predictions`` and ``references`` are lists of (N_i, 4) xywh box lists. It wraps
-``simtrack_hf.evaluation.metrics.evaluate_sequences``; keyword arguments of ``compute``:
+Load it with ``evaluate.load(FOLDER)`` (with simtrack_hf: ``simtrack_hf.evaluation.METRIC_PATH``), or from the Hub
+once this folder is uploaded; it needs only ``evaluate`` and numpy. One example is one sequence: ``predictions``
+and ``references`` are lists of (N_i, 4) xywh box lists. It wraps ``evaluate_sequences`` of the sibling
+``tracking_metrics.py``; keyword arguments of ``compute``:
 ``visibility`` (one list of N_i bools per sequence, or None), ``convention`` ("pytracking" default,
 "got10k", "otb"), ``dataset`` (pytracking dataset rule, one string or one per sequence),
 ``image_sizes`` (got10k: (W, H) per sequence), ``names``.
@@ -11,7 +12,8 @@ sequence: ``predictions`` and ``references`` are lists of (N_i, 4) xywh box list
 
 import datasets
 import evaluate
-from simtrack_hf.evaluation.metrics import evaluate_sequences
+
+from .tracking_metrics import evaluate_sequences
 
 _DESCRIPTION = __doc__
 
