@@ -258,6 +258,32 @@ def test_config_variants_and_validation():
         SimTrackConfig(hidden_size=100, num_attention_heads=3)
 
 
+@pytest.mark.parametrize("scheme", ["pytorch", "normal"])
+def test_new_layers_start_as_configured(scheme):
+    """pos_fc, bottleneck and corner head: PyTorch's default (the original's, for the variants trained from CLIP) or
+    normal(0, 0.02) with zero biases (the presets); the backbone is normal(0, 0.02) either way."""
+    model = make_model(new_layer_init=scheme)
+    head = model.box_head
+    new_layers = [*model.embeddings.pos_fc[::2], model.bottleneck, head.conv1_tl[0], head.conv4_br[0], head.conv5_tl]
+    for layer in new_layers:
+        bound = 1 / layer.weight[0].numel() ** 0.5
+        weight, bias = layer.weight.abs().max().item(), layer.bias.abs().max().item()
+        if scheme == "pytorch":
+            assert 0.5 * bound < weight <= bound and 0 < bias <= bound, layer
+        else:
+            assert weight < 0.15 and bias == 0, layer
+    assert model.embeddings.pos_fc[0].weight.std().item() == pytest.approx(3**-1, rel=0.3 if scheme == "pytorch" else 10)
+    assert model.encoder.layers[0].self_attn.q_proj.weight.abs().max().item() < 0.15
+    assert model.encoder.layers[0].self_attn.q_proj.bias.abs().max().item() == 0
+
+
+def test_variants_use_the_original_initialisation_and_presets_their_own():
+    assert {SimTrackConfig.from_variant(name).new_layer_init for name in SIMTRACK_VARIANTS} == {"pytorch"}
+    assert {SimTrackConfig.from_variant(name).new_layer_init for name in ("tiny", "small", "compact")} == {"normal"}
+    with pytest.raises(ValueError, match="new_layer_init must be one of"):
+        SimTrackConfig(new_layer_init="xavier")
+
+
 def test_loading_checkpoint_of_other_size_fails(tmp_path):
     from simtrack_hf.loading import load_pretrained
 

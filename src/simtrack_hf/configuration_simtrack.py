@@ -34,22 +34,23 @@ SIMTRACK_VARIANTS: dict[str, dict[str, Any]] = {
 
 
 # Small from-scratch configurations (not published variants): "tiny" for tests, "small" (the first demo model),
-# "compact" (the shipped default model, trained on real photographs by scripts/make_demo_model.py).
+# "compact" (the shipped default model, trained on real photographs by scripts/make_demo_model.py). They start
+# their new layers from normal(0, initializer_range) (what they were tuned with); the variants keep the original's.
 SIMTRACK_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=16,
         pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=16,
-        head_channels=16, pos_embed_hidden_size=16,
+        head_channels=16, pos_embed_hidden_size=16, new_layer_init="normal",
     ),
     "small": dict(
         hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512, patch_size=16,
         pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=64,
-        head_channels=64, pos_embed_hidden_size=64,
+        head_channels=64, pos_embed_hidden_size=64, new_layer_init="normal",
     ),
     "compact": dict(
         hidden_size=192, num_hidden_layers=6, num_attention_heads=3, intermediate_size=768, patch_size=16,
         pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=96,
-        head_channels=96, pos_embed_hidden_size=96,
+        head_channels=96, pos_embed_hidden_size=96, new_layer_init="normal",
     ),
 }
 
@@ -59,6 +60,7 @@ _POSITIVE_INTS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "in
                   "head_channels", "pos_embed_hidden_size")
 _POSITIVE_FLOATS = ("layer_norm_eps", "template_factor", "search_factor", "initializer_range")
 _NON_NEGATIVE_FLOATS = ("attention_dropout", "giou_loss_weight", "l1_loss_weight")
+NEW_LAYER_INITS = ("pytorch", "normal")
 
 
 class SimTrackConfig(PretrainedConfig):
@@ -79,6 +81,10 @@ class SimTrackConfig(PretrainedConfig):
         pos_embed_hidden_size: Hidden width of the template position MLP `pos_fc`.
         giou_loss_weight, l1_loss_weight: Loss weights (2 and 5 in the paper).
         initializer_range: Std of the normal initialisation.
+        new_layer_init: How the layers CLIP does not provide (`pos_fc`, bottleneck, corner head) start:
+            "pytorch" (PyTorch's default Linear / Conv2d initialisation, as the original SimTrack trains the
+            published variants from CLIP) or "normal" (normal(0, initializer_range) weights, zero biases; the
+            from-scratch presets).
         tracking_options: Tracker post-processing stored with the model (`simtrack_hf.inference.TrackingOptions`
             fields, e.g. `{"lost_threshold": 0.3}`); None (the published variants) = the paper's tracker.
     """
@@ -109,6 +115,7 @@ class SimTrackConfig(PretrainedConfig):
         l1_loss_weight: float = 5.0,
         initializer_range: float = 0.02,
         tracking_options: dict[str, Any] | None = None,
+        new_layer_init: str = "pytorch",
         **kwargs: Any,
     ) -> None:
         self.hidden_size = hidden_size
@@ -133,6 +140,7 @@ class SimTrackConfig(PretrainedConfig):
         self.l1_loss_weight = l1_loss_weight
         self.initializer_range = initializer_range
         self.tracking_options = dict(tracking_options) if tracking_options else None
+        self.new_layer_init = new_layer_init
         super().__init__(**kwargs)
         self.check_values()
 
@@ -155,6 +163,8 @@ class SimTrackConfig(PretrainedConfig):
             raise ValueError(f"SimTrackConfig.attention_dropout must be in [0, 1), got {self.attention_dropout!r}")
         if not isinstance(self.foveal_shift, bool):
             raise ValueError(f"SimTrackConfig.foveal_shift must be true or false, got {self.foveal_shift!r}")
+        if self.new_layer_init not in NEW_LAYER_INITS:
+            raise ValueError(f"SimTrackConfig.new_layer_init must be one of {NEW_LAYER_INITS}, got {self.new_layer_init!r}")
         if self.hidden_act not in ACT2FN:
             raise ValueError(f"SimTrackConfig.hidden_act {self.hidden_act!r} is not a transformers activation")
         p = self.patch_size

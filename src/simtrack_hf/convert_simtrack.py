@@ -134,7 +134,8 @@ def convert_clip_vision_state_dict(clip_state_dict: Mapping[str, torch.Tensor], 
 def simtrack_from_clip_vision(clip_model, config: SimTrackConfig):
     """A SimTrackModel whose backbone is initialised from a `CLIPVisionModel` (object or local folder/repo id).
 
-    The paper's initialisation: CLIP vision weights for the backbone, fresh `pos_fc`, bottleneck and corner head.
+    The paper's initialisation: CLIP vision weights for the backbone, fresh `pos_fc`, bottleneck and corner head
+    (PyTorch's default initialisation, as the original, unless `config.new_layer_init` says "normal").
     Raises `ValueError` when the CLIP width, patch size or depth do not fit `config`.
     """
     from transformers import CLIPVisionModel

@@ -10,6 +10,7 @@ Data flow (Sim-B/16 shapes, B = batch, C = 768):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -241,6 +242,15 @@ def simtrack_loss(pred_boxes: torch.Tensor, labels: torch.Tensor, config: SimTra
     }
 
 
+def torch_default_init(layer: nn.Linear | nn.Conv2d) -> None:
+    """PyTorch's own initialisation of a Linear / Conv2d (its `reset_parameters`: weight kaiming-uniform with
+    a=sqrt(5), bias uniform in ±1/sqrt(fan_in)), through transformers' init functions (loaded weights are kept)."""
+    init.kaiming_uniform_(layer.weight, a=math.sqrt(5))
+    if layer.bias is not None:
+        bound = 1 / math.sqrt(layer.weight[0].numel())
+        init.uniform_(layer.bias, -bound, bound)
+
+
 class SimTrackPreTrainedModel(PreTrainedModel):
     config_class = SimTrackConfig
     config: SimTrackConfig
@@ -256,6 +266,13 @@ class SimTrackPreTrainedModel(PreTrainedModel):
     _can_record_outputs = {"hidden_states": CLIPEncoderLayer, "attentions": CLIPAttention}
 
     def _init_weights(self, module: nn.Module) -> None:
+        """transformers' defaults (normal(0, initializer_range) Linear / Conv2d, zero biases), except, with
+        `new_layer_init` = "pytorch", PyTorch's default for the layers CLIP does not provide (`new_layers`)."""
+        if self.config.new_layer_init == "pytorch" and isinstance(module, (nn.Linear, nn.Conv2d)) and any(
+            module is layer for layer in self.new_layers()
+        ):
+            torch_default_init(module)
+            return
         super()._init_weights(module)
         if isinstance(module, SimTrackEmbeddings):
             init.normal_(module.class_embedding, mean=0.0, std=module.config.hidden_size**-0.5)
@@ -264,6 +281,10 @@ class SimTrackPreTrainedModel(PreTrainedModel):
             init.copy_(module.patch_centres, centres)
         elif isinstance(module, SimTrackCornerHead):
             init.copy_(module.coordinates, soft_argmax_coordinates(self.config.search_grid, self.config.patch_size))
+
+    def new_layers(self) -> list[nn.Module]:
+        """The modules SimTrack adds to the CLIP backbone: `pos_fc`, the bottleneck and the corner head."""
+        return [*self.embeddings.pos_fc.modules(), self.bottleneck, *self.box_head.modules()]
 
 
 class SimTrackModel(SimTrackPreTrainedModel):
