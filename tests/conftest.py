@@ -16,6 +16,19 @@ from load_fixture import load_fixture  # noqa: E402
 from simtrack_hf import SimTrackConfig  # noqa: E402
 
 
+WITHOUT_SIMTRACK_HF = """
+import importlib.abc, json, sys
+
+class RefuseSimtrackHf(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "simtrack_hf" or name.startswith("simtrack_hf."):
+            raise ImportError(f"{name} is not installed here")
+
+sys.meta_path.insert(0, RefuseSimtrackHf())
+"""
+"""Child-interpreter prelude: `simtrack_hf` cannot be imported (as where only a Hub export or metric is)."""
+
+
 def fixture_config(name: str, **overrides) -> SimTrackConfig:
     """The SimTrackConfig of a tiny fixture made by the original implementation."""
     c = load_fixture(name)["config"]

@@ -22,6 +22,7 @@ from simtrack_hf.evaluation import (
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 sys.path.insert(0, FIXTURES)
 from load_fixture import load_fixture  # noqa: E402
+from conftest import WITHOUT_SIMTRACK_HF  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -261,15 +262,7 @@ def test_score_separation_auc_and_threshold():
         score_separation([0.9, 0.8], [0.9, 0.7])
 
 
-STANDALONE_METRIC = """
-import importlib.abc, json, sys
-
-class RefuseSimtrackHf(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name == "simtrack_hf" or name.startswith("simtrack_hf."):
-            raise ImportError(f"{name} is not installed here")
-
-sys.meta_path.insert(0, RefuseSimtrackHf())
+STANDALONE_METRIC = WITHOUT_SIMTRACK_HF + """
 import evaluate
 metric = evaluate.load(sys.argv[1], cache_dir=sys.argv[2])
 print(json.dumps(metric.compute(predictions=[[[0, 0, 10, 10], [1, 1, 10, 10]]],

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import WITHOUT_SIMTRACK_HF, tiny_config
 from transformers import pipeline
 
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker, VisualObjectTrackingPipeline
@@ -154,15 +154,7 @@ def test_model_takes_the_processor_outputs(model_folder):
     np.testing.assert_array_equal(boxes.numpy(), tracker.track(second).boxes)
 
 
-REMOTE_SCRIPT = """
-import importlib.abc, json, sys
-
-class RefuseSimtrackHf(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name == "simtrack_hf" or name.startswith("simtrack_hf."):
-            raise ImportError(f"{name} is not installed here")
-
-sys.meta_path.insert(0, RefuseSimtrackHf())
+REMOTE_SCRIPT = WITHOUT_SIMTRACK_HF + """
 import numpy as np
 from transformers import pipeline
 
