@@ -46,6 +46,7 @@ from transformers import set_seed
 from simtrack_hf import SimTrackImageProcessor
 from simtrack_hf.data.manifests import build_manifest
 from simtrack_hf.data.photos import list_photos, load_photos, render_photo_sequence, still_photo_rows
+from simtrack_hf.data.rendering import ensure_photo_got10k, ensure_synthetic_got10k
 from simtrack_hf.evaluation import evaluate_sequences
 from simtrack_hf.evaluation.metrics import box_iou, score_separation
 from simtrack_hf.inference.tracker import SimTrackTracker
@@ -57,8 +58,6 @@ from simtrack_hf.training import (
     SimTrackTrainingArguments,
     TrackingPairDataset,
     collate_pairs,
-    ensure_photo_got10k,
-    ensure_synthetic_got10k,
     last_complete_checkpoint,
 )
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train SimTrack: the same as `simtrack train` (logic in `simtrack_hf.commands.train`), as a script that
+"""Train SimTrack: the same as `simtrack train` (logic in `simtrack_hf.training.run`), as a script that
 `accelerate launch` and `torchrun` can start. A user error ends it with one line (SIMTRACK_DEBUG=1 shows the
 traceback).
 

@@ -421,7 +421,7 @@ def test_pipeline_box_with_two_boxes_returns_both_targets(world):
 
 def test_an_interrupted_synthetic_benchmark_is_never_scored(tmp_path, monkeypatch):
     from simtrack_hf.data import synthetic
-    from simtrack_hf.training.workspace import ensure_synthetic_benchmark
+    from simtrack_hf.data.rendering import ensure_synthetic_benchmark
 
     render = synthetic.render_sequence
 

@@ -7,10 +7,10 @@ import pytest
 
 from simtrack_hf.commands import main
 from simtrack_hf.data.benchmarks import read_benchmark
+from simtrack_hf.data.rendering import ensure_synthetic_benchmark
 from simtrack_hf.data.synthetic import render_sequence
 from simtrack_hf.evaluation.baselines import BASELINES, available_baselines, check_baselines, run_baseline
 from simtrack_hf.evaluation.runner import track_benchmark
-from simtrack_hf.training.workspace import ensure_synthetic_benchmark
 
 
 def test_static_and_mil_are_always_available():

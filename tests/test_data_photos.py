@@ -18,8 +18,8 @@ from simtrack_hf.data.photos import (
     still_photo_rows,
     write_photo_dataset,
 )
+from simtrack_hf.data.rendering import ensure_photo_benchmark
 from simtrack_hf.training.pairs import TrackingPairDataset
-from simtrack_hf.training.workspace import ensure_photo_benchmark
 
 
 def fake_photo(seed: int, height: int = 300, width: int = 420) -> np.ndarray:

@@ -21,7 +21,7 @@ from simtrack_hf.convert_simtrack import convert_original_state_dict
 from simtrack_hf.modeling_simtrack import SimTrackModel
 from simtrack_hf.commands import train as train_command
 from simtrack_hf.loading import load_config, load_model
-from simtrack_hf.training import SimTrackTrainer, SimTrackTrainingArguments, plan_training
+from simtrack_hf.training import SimTrackTrainer, SimTrackTrainingArguments, build_dataset, plan_training
 
 REPO = Path(__file__).resolve().parents[1]
 # tiny synthetic data + tiny model; every run shares one synthetic dataset folder
@@ -127,7 +127,7 @@ def test_train_script_logs_metrics_and_saves_processor(tmp_path, synthetic_dir):
     sim, args = train.parse_args([*TINY_FLAGS, "--data", f"got10k:{synthetic_dir},got10k:{synthetic_dir}:3",
                                   "--output-dir", str(tmp_path / "data_run"), "--max-steps", "1",
                                   "--manifest-cache-dir", str(tmp_path / "cache")])
-    dataset = train.build_dataset(sim, args, processor)
+    dataset = build_dataset(sim, args, processor)
     assert dataset.probabilities.tolist() == [0.25, 0.75] and len(dataset) == 16
 
 

@@ -19,6 +19,7 @@ from .configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig  # noqa: E
 from .image_processing_simtrack import SimTrackImageProcessor  # noqa: E402
 from .inference.runtime import set_threads  # noqa: E402
 from .inference.tracker import SimTrackTracker  # noqa: E402
+from .loading import DEFAULT_MODEL  # noqa: E402
 from .modeling_simtrack import SimTrackModel, SimTrackOutput, SimTrackPreTrainedModel  # noqa: E402
 from .pipeline_simtrack import TASK, VisualObjectTrackingPipeline  # noqa: E402
 from .tracking_simtrack import SimTrackSession, TrackingOptions, TrackingResult, track_many  # noqa: E402
@@ -30,6 +31,7 @@ AutoImageProcessor.register(SimTrackConfig, image_processor_classes={"pil": SimT
 PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=VisualObjectTrackingPipeline, pt_model=AutoModel, type="image")
 
 __all__ = [
+    "DEFAULT_MODEL",
     "SIMTRACK_VARIANTS",
     "SimTrackConfig",
     "SimTrackImageProcessor",

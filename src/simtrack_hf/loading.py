@@ -4,7 +4,7 @@ Sources: a SimTrack `save_pretrained` folder or Hub repo (loaded strictly: a che
 raises), an original SimTrack checkpoint or a transformers CLIP vision model (converted by
 `simtrack_hf.convert_simtrack`). `load_config` turns a preset / variant name, config.json, model folder or inline
 JSON into a `SimTrackConfig`; `load_model` picks the source by what the path holds; `parity_check` reloads a saved
-folder and compares boxes on a fixed seeded input.
+folder and compares boxes on a fixed seeded input. `DEFAULT_MODEL` is the model shipped in the package.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from .configuration_simtrack import SimTrackConfig
 from .convert_simtrack import convert_original_state_dict, load_original_checkpoint, simtrack_from_clip_vision
 from .modeling_simtrack import SimTrackModel
 
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_model")
+"""The model shipped in the package (`simtrack_hf/demo_model`), the default of every command's `--model`."""
 WeightsKind = Literal["original", "folder", "clip"]
 _CONFIG_FILE_KEYS = ("model_type", "architectures", "transformers_version")
 
@@ -151,6 +153,7 @@ def parity_check(model: SimTrackModel, folder: str | os.PathLike, atol: float = 
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "WeightsKind",
     "load_config",
     "load_model",

@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 import torch
 
-from ..commands.common import DEFAULT_MODEL
 from ..evaluation.results import write_results
 from ..examples import EXAMPLES_DIR
 from ..inference.attention import attention_maps
@@ -30,6 +29,7 @@ from ..inference.tracker import SimTrackTracker
 from ..io.encoding import BrowserVideoWriter
 from ..io.frames import VideoReader
 from ..io.writers import attention_grid, draw_boxes, id_color
+from ..loading import DEFAULT_MODEL
 
 logger = logging.getLogger(__name__)
 

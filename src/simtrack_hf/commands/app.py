@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import DEFAULT_MODEL
+from ..loading import DEFAULT_MODEL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

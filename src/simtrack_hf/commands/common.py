@@ -1,16 +1,12 @@
-"""What several commands share: the shipped demo model, the box argument and the variant / config options."""
+"""What several commands share: the box argument, the variant / config, device, dtype and tracking options."""
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
 from ..loading import load_config
-
-DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo_model")
-"""The model shipped in the package (`simtrack_hf/demo_model`), used when `--model` is not given."""
 
 
 def parse_box(text: str) -> list[float]:

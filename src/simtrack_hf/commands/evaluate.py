@@ -1,4 +1,5 @@
-"""`simtrack evaluate`: one-pass evaluation on a benchmark (resumable), its scores, table, plots and submissions.
+"""`simtrack evaluate`: one-pass evaluation on a benchmark (resumable), its scores, table, plots and submissions
+(`simtrack_hf.evaluation.run.evaluate_benchmark` with the command's options).
 
 Launched by torchrun or accelerate (``accelerate launch -m simtrack_hf.commands evaluate ...``), the sequences are
 shared out over the processes (one GPU each: ``cuda:<LOCAL_RANK>``); rank 0 gathers, scores and plots.
@@ -7,16 +8,13 @@ shared out over the processes (one GPU each: ``cuda:<LOCAL_RANK>``); rank 0 gath
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-
-import numpy as np
 
 from ..evaluation.baselines import BASELINES, check_baselines
 from ..evaluation.metrics import CONVENTIONS
-from .common import DEFAULT_MODEL, add_dtype_argument, add_tracking_options_argument, parse_device
-
-DATASET_FORMATS = ("got10k", "lasot", "trackingnet", "otb", "uav123", "tnl2k", "synthetic", "photos")
+from ..evaluation.run import DATASET_FORMATS, evaluate_benchmark
+from ..loading import DEFAULT_MODEL
+from .common import add_dtype_argument, add_tracking_options_argument, parse_device
 
 
 def _compare_arg(text: str) -> tuple[str, str]:
@@ -77,96 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    """Track (resumable), score, print the table; write results.md / results.json and the plots, or the
-    server submission for GOT-10k test / TrackingNet."""
-    import matplotlib  # noqa: F401  (the plots need the [eval] extra: fail before tracking, not after)
-
-    from ..data.benchmarks import read_benchmark
-    from ..evaluation.plots import save_comparison_plots
-    from ..evaluation.results import write_got10k_submission, write_trackingnet_submission
-    from ..evaluation.runner import distributed_rank, init_process_group, track_benchmark, track_benchmark_sharded
-    from ..evaluation.scoring import evaluate_results, results_table
-
-    if args.max_sequences is not None and args.max_sequences < 1:
-        raise ValueError(f"--max-sequences must be >= 1, got {args.max_sequences}")
-    benchmark = f"got10k_{args.split}" if args.dataset_format == "got10k" else args.dataset_format
-    root = Path(args.root)
-    rank, world_size, local_rank = distributed_rank()
-    if world_size > 1 and args.no_model:
-        raise ValueError("--no-model only scores result folders: run it in one process, not under a launcher")
-    if world_size > 1:
-        import torch.distributed as dist
-
-        init_process_group()
-    if benchmark == "synthetic" and not root.exists() and rank == 0:
-        from ..training.workspace import ensure_synthetic_benchmark
-
-        # Seeds (1000, i): held out from training (make_demo_model.py trains on seeds (0, i)). Rendered atomically:
-        # an interrupted run leaves no --root behind, so a later run renders again instead of scoring a part.
-        ensure_synthetic_benchmark(root, args.synthetic_sequences, args.synthetic_frames, seed=1000)
-        print(f"rendered {args.synthetic_sequences} held-out synthetic clips of {args.synthetic_frames} frames in {root}")
-    if benchmark == "photos" and not root.exists() and rank == 0:
-        from ..data.photos import default_photo_dir
-        from ..training.workspace import ensure_photo_benchmark
-
-        photos = args.photos or default_photo_dir() / "heldout"
-        ensure_photo_benchmark(root, photos, args.synthetic_sequences, args.synthetic_frames)
-        print(f"rendered {args.synthetic_sequences} clips of {args.synthetic_frames} frames from the photos of "
-              f"{photos} in {root}")
-    if world_size > 1:  # the other ranks read the benchmark once rank 0 has rendered it
-        dist.barrier()
-    sequences = read_benchmark(benchmark, args.root)[: args.max_sequences]
-    out = Path(args.results_dir or Path("results") / benchmark)
-    compare = dict(args.compare)
-    names = ([] if args.no_model else [args.name]) + list(args.baseline) + list(compare)
-    if len(set(names)) != len(names):
-        raise ValueError(f"tracker names must differ, got {names}")
-    if not names:
-        raise ValueError("nothing to evaluate: drop --no-model, or give --compare / --baseline")
-    dirs: dict[str, Path] = {}
-    runs = None
-    if not args.no_model:
-        import torch
-
-        device = args.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-        dirs[args.name] = out / args.name
-        runs = track_benchmark_sharded(args.model, sequences, dirs[args.name],
-                                       batch_sequences=args.batch_sequences, resume=not args.no_resume,
-                                       progress=not args.no_progress and rank == 0, device=device,
-                                       torch_dtype=args.dtype, tracking_options=args.tracking_options)
-        if world_size > 1:
-            dist.destroy_process_group()
-        if rank != 0:  # rank 0 has gathered this rank's runs: it scores, plots and writes the tables
-            return
-    for baseline in args.baseline:
-        dirs[baseline] = out / baseline
-        track_benchmark(baseline, sequences, dirs[baseline], resume=not args.no_resume)
-    dirs.update({name: Path(folder) for name, folder in compare.items()})
-
-    if not all(s.fully_annotated for s in sequences):  # test split: the server scores it
-        if runs is None:
-            raise ValueError(f"{benchmark} has first-frame ground truth only: run the model to write a submission")
-        boxes = {name: run.boxes for name, run in runs.items()}
-        if benchmark == "trackingnet":
-            path = write_trackingnet_submission(out / "trackingnet_submission.zip", boxes)
-        else:
-            times = {name: run.times if run.times is not None else np.zeros(len(run.boxes)) for name, run in runs.items()}
-            write_got10k_submission(out / "got10k_submission", boxes, times, zip_path=out / "got10k_submission.zip")
-            path = out / "got10k_submission.zip"
-        print(f"{benchmark} has first-frame ground truth only: wrote the server submission {path}"
-              + (" (--compare / --baseline folders are not scored)" if len(dirs) > 1 else ""))
-        return
-
-    convention = args.convention or ("got10k" if args.dataset_format == "got10k" else "pytracking")
-    evaluations = evaluate_results(sequences, dirs, convention)
-    table = results_table(evaluations)
-    header = f"{benchmark}: {len(sequences)} sequences, {convention} convention (scores in %)\n\n"
-    print(header + table)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.md").write_text(f"# {header}{table}")
-    (out / "results.json").write_text(json.dumps({
-        "benchmark": benchmark, "root": str(args.root), "convention": convention,
-        "trackers": {name: ev.to_dict() for name, ev in evaluations.items()},
-    }, indent=2))
-    plots = save_comparison_plots({n: ev.scores for n, ev in evaluations.items()}, out, title=benchmark)
-    print(f"wrote {out / 'results.md'}, {out / 'results.json'}, {plots[0].name} and {plots[1].name} in {out}")
+    """`simtrack_hf.evaluation.run.evaluate_benchmark` with the command's options."""
+    evaluate_benchmark(
+        args.dataset_format, args.root, split=args.split, model=args.model, name=args.name,
+        run_model=not args.no_model, tracking_options=args.tracking_options, results_dir=args.results_dir,
+        compare=dict(args.compare), baselines=args.baseline, convention=args.convention,
+        batch_sequences=args.batch_sequences, device=args.device, dtype=args.dtype,
+        max_sequences=args.max_sequences, resume=not args.no_resume, progress=not args.no_progress,
+        synthetic_sequences=args.synthetic_sequences, synthetic_frames=args.synthetic_frames, photos=args.photos,
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS
+from ..loading import DEFAULT_MODEL
 from ..tools.speed import (
     BACKENDS,
     available_backends,
@@ -17,7 +18,7 @@ from ..tools.speed import (
     measure_accuracy,
     measure_speed,
 )
-from .common import DEFAULT_MODEL, parse_device, positive_int
+from .common import parse_device, positive_int
 
 
 def _batches(text: str) -> list[int]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..loading import DEFAULT_MODEL
 from .common import (
-    DEFAULT_MODEL,
     add_dtype_argument,
     add_tracking_options_argument,
     check_writable,

@@ -1,100 +1,21 @@
-"""`simtrack train`: train SimTrack with the 🤗 Trainer (reference recipe: AdamW, backbone lr x0.1, step decay,
-grad clip 0.1) on ``--data`` manifests, or on a deterministic synthetic dataset when no data is given.
-
-Epochs are epochs of ``--samples_per_epoch`` pairs (60000 in the reference). The run is one pass over a pair
-dataset of virtual length ``samples_per_epoch x epochs`` (see `simtrack_hf.training.plan_training`), so the
-Trainer's own "epoch" counter runs from 0 to 1; ``data_epoch`` in the logs counts epochs of pairs.
-``--resume_from_checkpoint PATH`` (or ``last``) continues exactly. Flags accept dashes or underscores; every
-`TrainingArguments` field is an option. Multi-process launches run `scripts/train.py` (accelerate / torchrun).
+"""`simtrack train`: the options of `simtrack_hf.training.run.train` (every `SimTrackArguments` and
+`SimTrackTrainingArguments` field) on the command line or in a JSON file. Flags accept dashes or underscores.
+Multi-process launches run `scripts/train.py` (accelerate / torchrun).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import os
 import sys
-from dataclasses import dataclass, field
 
 import torch
-from transformers import HfArgumentParser, set_seed
+from transformers import HfArgumentParser
 
-from ..image_processing_simtrack import SimTrackImageProcessor
 from ..inference.runtime import set_threads
-from ..loading import load_config, load_model
-from ..modeling_simtrack import SimTrackModel
-from ..training import (
-    SimTrackTrainer,
-    SimTrackTrainingArguments,
-    TrackingPairDataset,
-    collate_pairs,
-    ensure_synthetic_got10k,
-    last_complete_checkpoint,
-    plan_training,
-)
+from ..training import SimTrackArguments, SimTrackTrainer, SimTrackTrainingArguments, train
 from .common import runtime_options
-
-logger = logging.getLogger("simtrack_hf.train")
-_DEFAULT_LOGGING_STEPS = {f.name: f.default for f in dataclasses.fields(SimTrackTrainingArguments)}["logging_steps"]
-
-
-@dataclass
-class SimTrackArguments:
-    """Model and data options (the rest are `TrainingArguments`)."""
-
-    variant: str | None = field(
-        default=None,
-        metadata={"help": "Preset (tiny, small) or variant (sim-b16, sim-b32, sim-l14, sim-b16star). Default: "
-                          "small without --data/--init_from, else sim-b16 (a SimTrack --init_from brings its own)."},
-    )
-    config: str | None = field(
-        default=None, metadata={"help": "config.json path or inline JSON applied over --variant."}
-    )
-    init_from: str | None = field(
-        default=None,
-        metadata={"help": "CLIP vision folder, SimTrack save_pretrained folder, or original .pth checkpoint."},
-    )
-    data: str | None = field(
-        default=None, metadata={"help": "KIND:PATH[:RATIO],... e.g. got10k:/data/got10k,lasot:/data/lasot:2"}
-    )
-    samples_per_epoch: int = field(default=60000, metadata={"help": "Pairs per epoch."})
-    max_gap: int = field(default=200, metadata={"help": "Initial template-search frame gap (MAX_SAMPLE_INTERVAL)."})
-    manifest_cache_dir: str | None = field(default=None, metadata={"help": "Manifest cache (default ~/.cache)."})
-    rebuild_manifests: bool = field(
-        default=False, metadata={"help": "Rebuild the manifests even when the cache matches the label files."}
-    )
-    synthetic_dir: str | None = field(
-        default=None,
-        metadata={"help": "Where the synthetic dataset goes (default: a folder per seed and size in the user cache, "
-                          "$SIMTRACK_HF_CACHE or ~/.cache/simtrack_hf/synthetic, shared by runs; not OUTPUT_DIR)."},
-    )
-    synthetic_sequences: int = field(default=60, metadata={"help": "Synthetic sequences (no --data)."})
-    synthetic_frames: int = field(default=40, metadata={"help": "Frames per synthetic sequence."})
-    synthetic_seed: int = field(default=0, metadata={"help": "Seed of the synthetic dataset."})
-
-
-def build_dataset(sim: SimTrackArguments, args: SimTrackTrainingArguments, processor: SimTrackImageProcessor
-                  ) -> TrackingPairDataset:
-    """Manifests (building synthetic data when no --data is given; main process first) -> pair dataset."""
-    from ..data.cache import user_cache_dir
-    from ..data.manifests import load_sources, source_ratios
-
-    with args.main_process_first(local=True, desc="preparing data"):
-        if sim.data:
-            spec, cache = sim.data, sim.manifest_cache_dir
-        else:
-            root = sim.synthetic_dir or str(user_cache_dir() / "synthetic" / (
-                f"got10k-seed{sim.synthetic_seed}-{sim.synthetic_sequences}x{sim.synthetic_frames}"))
-            ensure_synthetic_got10k(root, sim.synthetic_sequences, sim.synthetic_frames, seed=sim.synthetic_seed)
-            spec, cache = f"got10k:{root}", sim.manifest_cache_dir or os.path.join(root, "manifests")
-        manifests = load_sources(spec, cache_dir=cache, rebuild=sim.rebuild_manifests)
-    _, num_epochs = plan_training(args, sim.samples_per_epoch)
-    seed = args.data_seed if args.data_seed is not None else args.seed
-    return TrackingPairDataset(
-        manifests, processor, ratios=source_ratios(spec), samples_per_epoch=sim.samples_per_epoch,
-        num_epochs=num_epochs, seed=seed, max_gap=sim.max_gap,
-    )
 
 
 def field_parser() -> HfArgumentParser:
@@ -144,46 +65,3 @@ def main(argv: list[str] | None = None) -> SimTrackTrainer:
 
 def run(args: argparse.Namespace) -> SimTrackTrainer:
     return train(*arguments_from_namespace(args))
-
-
-def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTrainer:
-    """Build the config, model, processor and pair dataset, train, and save model, processor and state."""
-    logging.basicConfig(level=logging.INFO if args.process_index == 0 else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    expected = int(os.environ.get("WORLD_SIZE", "1"))
-    if args.world_size != expected:
-        raise RuntimeError(f"launched {expected} processes but the Trainer sees world size {args.world_size}")
-
-    resume = args.resume_from_checkpoint
-    if resume is not None and resume.lower() in ("last", "true"):
-        resume = last_complete_checkpoint(args.output_dir)  # skips (and names) a half-written newest one
-        if resume is None:
-            raise ValueError(f"--resume_from_checkpoint last: no complete checkpoint in {args.output_dir}")
-        resume = str(resume)
-    elif resume is not None and not os.path.isdir(resume):
-        raise ValueError(f"--resume_from_checkpoint {resume}: no such checkpoint folder")
-
-    set_seed(args.seed)
-    variant = sim.variant or ("sim-b16" if sim.data or sim.init_from else "small")
-    config = load_config(variant, sim.config)
-    model = load_model(sim.init_from, config) if sim.init_from else SimTrackModel(config)
-    config = model.config
-    processor = SimTrackImageProcessor.from_model_config(config)
-    dataset = build_dataset(sim, args, processor)  # sets args.max_steps
-    if args.logging_steps == _DEFAULT_LOGGING_STEPS:  # not given: about 10 training logs, at most every 500 steps
-        args.logging_steps = max(1, min(_DEFAULT_LOGGING_STEPS, args.max_steps // 10))
-    samples_per_step = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
-    logger.info("training %s for %d steps (%d pairs/step, %d epochs of %d pairs, world size %d)",
-                sim.init_from or variant, args.max_steps, samples_per_step, dataset.num_epochs,
-                sim.samples_per_epoch, args.world_size)
-
-    trainer = SimTrackTrainer(
-        model=model, args=args, train_dataset=dataset, data_collator=collate_pairs, processing_class=processor,
-    )
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model()
-    trainer.save_state()
-    if args.process_index == 0:
-        print(f"saved the trained model and its processor to {os.path.abspath(args.output_dir)}")
-    return trainer
-

@@ -2,7 +2,8 @@
 
 * ``benchmarks``: strict readers of evaluation benchmarks (LaSOT, GOT-10k, TrackingNet, OTB, UAV123, TNL2K);
 * ``manifests``: lenient training manifests (``datasets.Dataset``, one row per sequence) and ``--data`` strings;
-* ``synthetic`` / ``photos``: rendered training and evaluation videos (procedural textures, real photographs).
+* ``synthetic`` / ``photos``: rendered training and evaluation videos (procedural textures, real photographs);
+* ``rendering``: those datasets and benchmarks rendered once into a folder (atomically, resumable).
 
 ``manifests`` needs the optional ``datasets`` package and is imported lazily on first use of one of its names.
 """
