@@ -10,6 +10,7 @@ traceback switch).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ from conftest import tiny_config
 
 from PIL import Image
 
-from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker
+from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker, TrackingOptions
 from simtrack_hf.commands import main
 from simtrack_hf.data.benchmarks import read_benchmark
 from simtrack_hf.data.manifests import parse_sources
@@ -54,6 +55,13 @@ def _with_config_of(weights: Path, config: Path, out: Path) -> None:
     shutil.copy(config / "config.json", out)
 
 
+def _edited_copy(model: Path, out: Path, file: str, **changes: Any) -> None:
+    """A copy of the model folder whose `file` (config.json, preprocessor_config.json) has `changes`."""
+    shutil.copytree(model, out)
+    values = json.loads((out / file).read_text())
+    (out / file).write_text(json.dumps({**values, **changes}))
+
+
 def _write_frames(folder: Path, count: int, corrupt: int | None = None) -> None:
     folder.mkdir(parents=True)
     for i in range(count):
@@ -75,6 +83,11 @@ def world(tmp_path_factory) -> Path:
     _with_config_of(root / "deep", root / "model", root / "deep_in_shallow")
     _with_config_of(root / "shallow", root / "model", root / "shallow_in_deep")
     _with_config_of(root / "wide", root / "model", root / "wide_in_narrow")
+    _edited_copy(root / "model", root / "other_factor", "preprocessor_config.json", search_factor=5.0)
+    _edited_copy(root / "model", root / "mean_of_one", "preprocessor_config.json", image_mean=[0.5])
+    _edited_copy(root / "model", root / "threshold_text", "config.json", tracking_options={"lost_threshold": "0.3"})
+    _edited_copy(root / "model", root / "options_list", "config.json", tracking_options=[0.3, 1.1])
+    _edited_copy(root / "model", root / "width_1e9", "config.json", hidden_size=10**9, num_attention_heads=1)
     (root / "truncated").mkdir()
     shutil.copy(root / "model" / "config.json", root / "truncated")
     (root / "truncated" / "model.safetensors").write_bytes((root / "model" / "model.safetensors").read_bytes()[:200])
@@ -251,6 +264,29 @@ ROWS = [
         "not divisible by num_attention_heads=3"),
     Row("search_size not a multiple of patch", lambda w: tiny_config(search_size=120), ValueError,
         "search_size=120 is not a multiple of patch_size=16"),
+    Row("hidden_size=1e9", lambda w: tiny_config(hidden_size=10**9, num_attention_heads=1), ValueError,
+        r"hidden_size=1000000000 is beyond any real model \(at most 16384\)"),
+    Row("a config bigger than this machine's memory", lambda w: tiny_config(
+        hidden_size=16384, intermediate_size=65536, num_hidden_layers=256, num_attention_heads=128), ValueError,
+        r"needs at least 3072.0 GiB for its encoder weights .*this machine has"),
+    Row("tracking_options of a list", lambda w: tiny_config(tracking_options=[0.3]), ValueError,
+        "tracking_options must be a JSON object"),
+    Row("tracking option lost_threshold as a string", lambda w: TrackingOptions(lost_threshold="0.3"), ValueError,
+        "lost_threshold must be a number or null, got '0.3'"),
+    Row("tracking option hold_lost_boxes as 1", lambda w: TrackingOptions(lost_threshold=0.3, hold_lost_boxes=1),
+        ValueError, "hold_lost_boxes must be true or false"),
+    Row("tracking option template_update_interval 2.5", lambda w: TrackingOptions(template_update_interval=2.5),
+        ValueError, "template_update_interval must be an integer"),
+    Row("processor image_mean of one value", lambda w: SimTrackImageProcessor(image_mean=[0.5]), ValueError,
+        r"image_mean must be 3 finite numbers"),
+    Row("processor image_std with a zero", lambda w: SimTrackImageProcessor(image_std=[0.2, 0, 0.2]), ValueError,
+        r"image_std must be 3 finite numbers \(R, G, B, each > 0\)"),
+    Row("processor search_factor=0", lambda w: SimTrackImageProcessor(search_factor=0), ValueError,
+        "search_factor must be a finite number > 0"),
+    Row("processor template_size 112.5", lambda w: SimTrackImageProcessor(template_size=112.5), ValueError,
+        "template_size must be a positive integer"),
+    Row("processor factor other than the model's", lambda w: SimTrackTracker.from_pretrained(w / "other_factor"),
+        ValueError, r"processor search_factor=5.0 does not match the model's 4.0"),
     Row("config.json with num_hidden_layers 0", lambda w: load_config("tiny", '{"num_hidden_layers": 0}'),
         ValueError, "num_hidden_layers"),
     Row("unknown variant", lambda w: load_config("sim-b99"), ValueError, "sim-b99"),
@@ -278,6 +314,21 @@ ROWS = [
                                                  "{root}/truncated"), CLI, "is not readable safetensors"),
     Row("track --model of a truncated ONNX export", cli("track", "{root}/frames", "--box", "1,1,9,9", "--model",
                                                         "{root}/onnx"), CLI, "ONNX Runtime cannot load"),
+    Row("track --model whose processor has another factor", cli(
+        "track", "{root}/frames", "--box", "1,1,9,9", "--model", "{root}/other_factor"), CLI,
+        "processor search_factor=5.0 does not match the model's 4.0"),
+    Row("track --model with a one-value image_mean", cli(
+        "track", "{root}/frames", "--box", "1,1,9,9", "--model", "{root}/mean_of_one"), CLI,
+        "image_mean must be 3 finite numbers"),
+    Row("track --model with a string lost_threshold", cli(
+        "track", "{root}/frames", "--box", "1,1,9,9", "--model", "{root}/threshold_text"), CLI,
+        "tracking option lost_threshold must be a number or null"),
+    Row("track --model with tracking_options a list", cli(
+        "track", "{root}/frames", "--box", "1,1,9,9", "--model", "{root}/options_list"), CLI,
+        "tracking_options must be a JSON object"),
+    Row("track --model with hidden_size 1e9", cli(
+        "track", "{root}/frames", "--box", "1,1,9,9", "--model", "{root}/width_1e9"), CLI,
+        "hidden_size=1000000000 is beyond any real model"),
     Row("track a box outside the video", cli("track", "{root}/frames", "--box", "500,500,9,9", "--model",
                                              "{root}/model"), CLI, "frame 0: Box 0 .* fully outside"),
     Row("evaluate --name ../../x", cli("evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot", "--name",

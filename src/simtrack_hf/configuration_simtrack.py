@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from transformers import PretrainedConfig
@@ -61,6 +63,20 @@ _POSITIVE_INTS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "in
 _POSITIVE_FLOATS = ("layer_norm_eps", "template_factor", "search_factor", "initializer_range")
 _NON_NEGATIVE_FLOATS = ("attention_dropout", "giou_loss_weight", "l1_loss_weight")
 NEW_LAYER_INITS = ("pytorch", "normal")
+# The largest value a real model has room for (ViT-22B: width 6144, MLP 24576, 48 layers); beyond it, a typo.
+_UPPER_BOUNDS = {
+    "hidden_size": 16384, "num_hidden_layers": 256, "num_attention_heads": 256, "intermediate_size": 65536,
+    "patch_size": 64, "pretrained_image_size": 2048, "template_size": 2048, "search_size": 2048,
+    "foveal_size": 2048, "head_hidden_size": 16384, "head_channels": 16384, "pos_embed_hidden_size": 16384,
+}
+
+
+def machine_memory() -> int | None:
+    """Bytes of physical memory of this machine (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 class SimTrackConfig(PretrainedConfig):
@@ -139,7 +155,8 @@ class SimTrackConfig(PretrainedConfig):
         self.giou_loss_weight = giou_loss_weight
         self.l1_loss_weight = l1_loss_weight
         self.initializer_range = initializer_range
-        self.tracking_options = dict(tracking_options) if tracking_options else None
+        self.tracking_options = (dict(tracking_options) if isinstance(tracking_options, Mapping)
+                                 else tracking_options) or None
         self.new_layer_init = new_layer_init
         super().__init__(**kwargs)
         self.check_values()
@@ -153,6 +170,9 @@ class SimTrackConfig(PretrainedConfig):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"SimTrackConfig.{name} must be a positive integer, got {value!r}")
+            if value > _UPPER_BOUNDS[name]:
+                raise ValueError(f"SimTrackConfig.{name}={value} is beyond any real model (at most "
+                                 f"{_UPPER_BOUNDS[name]})")
         for name in (*_POSITIVE_FLOATS, *_NON_NEGATIVE_FLOATS):
             value, positive = getattr(self, name), name in _POSITIVE_FLOATS
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -181,6 +201,22 @@ class SimTrackConfig(PretrainedConfig):
             raise ValueError(f"head_channels={self.head_channels} must be divisible by 8 (the head halves it 3 times)")
         if self.foveal_window_offset + self.foveal_size > self.template_size:
             raise ValueError("the shifted foveal window does not fit in the template; use foveal_shift=False")
+        if self.tracking_options is not None and not isinstance(self.tracking_options, Mapping):
+            raise ValueError("SimTrackConfig.tracking_options must be a JSON object of TrackingOptions fields, got "
+                             f"{self.tracking_options!r}")
+        memory = machine_memory()
+        if memory is not None and self.encoder_weight_bytes > memory:
+            raise ValueError(
+                f"this SimTrackConfig needs at least {self.encoder_weight_bytes / 2**30:.1f} GiB for its encoder "
+                f"weights (num_hidden_layers={self.num_hidden_layers}, hidden_size={self.hidden_size}, "
+                f"intermediate_size={self.intermediate_size}); this machine has {memory / 2**30:.1f} GiB"
+            )
+
+    @property
+    def encoder_weight_bytes(self) -> int:
+        """Bytes of the encoder's float32 attention and MLP matrices (a lower bound of the model's size)."""
+        h, i = self.hidden_size, self.intermediate_size
+        return 4 * self.num_hidden_layers * (4 * h * h + 2 * h * i)
 
     @property
     def template_grid(self) -> int:

@@ -21,6 +21,7 @@ This file imports nothing from `simtrack_hf`, so it also works as Hub remote cod
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -84,6 +85,10 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class SimTrackImageProcessorKwargs(ImagesKwargs, total=False):
     template_size: int
     search_size: int
@@ -117,6 +122,17 @@ class SimTrackImageProcessor(BaseImageProcessor):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        for name, value in (("template_size", template_size), ("search_size", search_size)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"SimTrackImageProcessor.{name} must be a positive integer, got {value!r}")
+        for name, value in (("template_factor", template_factor), ("search_factor", search_factor)):
+            if not _finite_number(value) or value <= 0:
+                raise ValueError(f"SimTrackImageProcessor.{name} must be a finite number > 0, got {value!r}")
+        for name, values in (("image_mean", image_mean), ("image_std", image_std)):
+            if (isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) or len(values) != 3
+                    or not all(_finite_number(v) for v in values) or (name == "image_std" and min(values) <= 0)):
+                raise ValueError(f"SimTrackImageProcessor.{name} must be 3 finite numbers (R, G, B"
+                                 f"{', each > 0' if name == 'image_std' else ''}), got {values!r}")
         self.template_size = int(template_size)
         self.search_size = int(search_size)
         self.template_factor = float(template_factor)

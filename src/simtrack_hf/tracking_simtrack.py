@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,6 +61,14 @@ class TrackingOptions:
     template_update_interval: int = 10
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), {"bool": bool, "int": numbers.Integral}.get(f.type, numbers.Real)
+            optional = "None" in f.type
+            if (value is None and not optional) or (value is not None and (
+                    not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)))):
+                expected = {bool: "true or false", numbers.Integral: "an integer"}.get(kind, "a number")
+                raise ValueError(f"tracking option {f.name} must be {expected}{' or null' if optional else ''}, "
+                                 f"got {value!r}")
         checks = {
             "lost_threshold": self.lost_threshold is None or 0.0 <= self.lost_threshold <= 1.0,
             "corner_prior_weight": 0.0 <= self.corner_prior_weight <= 1.0,
@@ -68,8 +77,7 @@ class TrackingOptions:
             "lost_search_growth": 1.0 <= self.lost_search_growth <= 4.0,
             "template_update_threshold": self.template_update_threshold is None
             or 0.0 <= self.template_update_threshold <= 1.0,
-            "template_update_interval": isinstance(self.template_update_interval, int)
-            and self.template_update_interval >= 1,
+            "template_update_interval": self.template_update_interval >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -240,11 +248,11 @@ class SimTrackSession:
         `tracking_options` override the `TrackingOptions` stored in the model config (e.g. `lost_threshold=0.3`)."""
         self.options = TrackingOptions.from_config(model.config, **tracking_options)
         self.processor = processor or SimTrackImageProcessor.from_model_config(model.config)
-        for name in ("template_size", "search_size"):
+        for name in ("template_size", "search_size", "template_factor", "search_factor"):
             if getattr(self.processor, name) != getattr(model.config, name):
                 raise ValueError(
                     f"processor {name}={getattr(self.processor, name)} does not match the model's "
-                    f"{getattr(model.config, name)}"
+                    f"{getattr(model.config, name)} (preprocessor_config.json and config.json disagree)"
                 )
         if isinstance(model, torch.nn.Module):
             self.device = torch.device(device) if device is not None else next(model.parameters()).device
