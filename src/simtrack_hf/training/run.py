@@ -112,7 +112,8 @@ def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTr
     model = load_model(sim.init_from, config) if sim.init_from else SimTrackModel(config)
     config = model.config
     processor = SimTrackImageProcessor.from_model_config(config)
-    dataset = build_dataset(sim, args, processor)  # sets args.max_steps
+    args.max_steps, _ = plan_training(args, sim.samples_per_epoch)  # one pass over the pair dataset
+    dataset = build_dataset(sim, args, processor)
     if args.logging_steps == _DEFAULT_LOGGING_STEPS:  # not given: about 10 training logs, at most every 500 steps
         args.logging_steps = max(1, min(_DEFAULT_LOGGING_STEPS, args.max_steps // 10))
     samples_per_step = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps

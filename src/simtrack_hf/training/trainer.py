@@ -159,7 +159,8 @@ def plan_training(args: TrainingArguments, samples_per_epoch: int) -> tuple[int,
     """(max_steps, num_epochs) for ONE Trainer pass over a pair dataset of length ``samples_per_epoch * num_epochs``.
 
     With ``args.max_steps > 0`` the dataset gets enough epochs for those steps; otherwise
-    ``args.num_train_epochs`` epochs of pairs are turned into steps. Sets ``args.max_steps`` accordingly.
+    ``args.num_train_epochs`` epochs of pairs are turned into steps. ``args`` is left as it is: the caller sets
+    ``args.max_steps`` to the returned step count before building the Trainer.
     """
     per_step = args.per_device_train_batch_size * max(args.world_size, 1) * args.gradient_accumulation_steps
     if args.max_steps > 0:
@@ -167,5 +168,4 @@ def plan_training(args: TrainingArguments, samples_per_epoch: int) -> tuple[int,
     else:
         max_steps = max(1, math.ceil(args.num_train_epochs * samples_per_epoch / per_step))
     num_epochs = max(1, math.ceil(max_steps * per_step / samples_per_epoch))
-    args.max_steps = max_steps
     return max_steps, num_epochs
