@@ -75,9 +75,9 @@ COLUMNS = (
 )
 ACCURACY_COLUMNS = ("backend", "device", "success AUC", "Δ AUC vs fp32", "precision", "box dev px p50", "FPS")
 
-__all__ = ["ACCURACY_COLUMNS", "BACKENDS", "BASELINE", "COLUMNS", "BenchmarkRow", "busy_processes", "card_flops",
-           "count_flops", "format_markdown", "machine_info", "matmul_gflops", "measure_accuracy", "measure_speed",
-           "moving_frames", "scale_heads", "synthetic_frame", "target_boxes"]
+__all__ = ["ACCURACY_COLUMNS", "BACKENDS", "BASELINE", "COLUMNS", "BenchmarkRow", "PeakMemory", "box_deviation",
+           "busy_processes", "card_flops", "count_flops", "format_markdown", "machine_info", "matmul_gflops",
+           "measure_accuracy", "measure_speed", "moving_frames", "scale_heads", "synthetic_frame", "target_boxes"]
 
 
 @dataclass
@@ -350,7 +350,7 @@ def _precision(backend: str, dtype: torch.dtype) -> str:
     return "int8" if backend.endswith("-int8") else str(dtype).replace("torch.", "")
 
 
-def _box_deviation(boxes: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def box_deviation(boxes: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """(..., 4) xywh boxes -> (...) largest |coordinate difference| in pixels (as x1, y1, x2, y2)."""
     def corners(b: np.ndarray) -> np.ndarray:
         return np.concatenate((b[..., :2], b[..., :2] + b[..., 2:]), -1)
@@ -405,7 +405,7 @@ def benchmark_backend(
         matmul_cache[mm_key] = matmul_gflops(*mm_key[:3], device=device, dtype=dtype)
     model_p50, model_p90 = p50_p90(model_ms)
     tracker_p50, tracker_p90 = p50_p90(tracker_ms)
-    deviation = _box_deviation(tracked, baseline["boxes"]) if baseline else np.zeros(1)
+    deviation = box_deviation(tracked, baseline["boxes"]) if baseline else np.zeros(1)
     achieved = flops / (model_p50 / 1e3) / 1e9
     row = BenchmarkRow(
         variant=name, backend=backend, device=device.type, dtype=_precision(backend, dtype), batch=batch,
@@ -540,7 +540,7 @@ def measure_accuracy(
     base = evaluations[BASELINE].scores.auc
     for row in rows:
         evaluation = evaluations[row["backend"]]
-        deviation = np.concatenate([_box_deviation(runs[row["backend"]][s.name].boxes, runs[BASELINE][s.name].boxes)
+        deviation = np.concatenate([box_deviation(runs[row["backend"]][s.name].boxes, runs[BASELINE][s.name].boxes)
                                     for s in sequences])
         row.update(auc=evaluation.scores.auc, delta_auc=evaluation.scores.auc - base,
                    precision=evaluation.scores.precision, box_dev_px_p50=float(np.median(deviation)),
