@@ -75,6 +75,49 @@ def test_step_decay_at_80_percent(tmp_path):
     assert not trainer.args.average_tokens_across_devices and trainer.args.ddp_find_unused_parameters is False
 
 
+def test_lr_drop_in_epochs_of_pairs(tmp_path):
+    """--lr_drop_epoch 40 with 60000 pairs per epoch and 512 per step (8 GPUs x 64): the drop after step 4688."""
+    trainer = make_trainer(tmp_path, per_device_train_batch_size=2, gradient_accumulation_steps=3, lr_drop_epoch=4)
+    trainer.train_dataset = type("Pairs", (), {"samples_per_epoch": 15})()  # 15 pairs per epoch, 6 per step
+    trainer.create_optimizer()
+    schedule = trainer.create_scheduler(num_training_steps=50).lr_lambdas[0]
+    assert (schedule.drop_step, schedule(9), schedule(10)) == (10, 1.0, 0.1)  # 4 x 15 / 6 = 10, not 80 % of 50
+    assert round(40 * 60000 / 512) == 4688
+    trainer.lr_scheduler, trainer.train_dataset = None, None
+    with pytest.raises(ValueError, match="lr_drop_epoch needs a pair dataset"):
+        trainer.create_scheduler(num_training_steps=50)
+    with pytest.raises(ValueError, match="lr_drop_epoch must be > 0"):
+        make_trainer(tmp_path, lr_drop_epoch=0)
+
+
+def test_default_num_workers_follows_the_cpu_share(tmp_path, monkeypatch):
+    from simtrack_hf.training import default_num_workers
+
+    for cores, local_processes, workers in ((96, 8, 8), (32, 8, 3), (16, 1, 8), (2, 1, 0), (24, 8, 0)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, n=cores: set(range(n)), raising=False)
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", str(local_processes))
+        assert default_num_workers() == workers, (cores, local_processes)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert make_trainer(tmp_path).args.dataloader_num_workers == 8  # 24 cores, one process: the default follows them
+    assert make_trainer(tmp_path, dataloader_num_workers=0).args.dataloader_num_workers == 0
+
+
+@pytest.mark.slow
+def test_bf16_gradient_accumulation_and_compile_with_the_recipe(tmp_path, synthetic_dir):
+    """--bf16, --gradient_accumulation_steps and --torch_compile together through the training entry (CPU; the
+    compile backend aot_eager traces the same graph as inductor without generating code)."""
+    trainer = train_command.main([
+        *TINY_FLAGS, "--synthetic-dir", synthetic_dir, "--output-dir", str(tmp_path / "run"), "--max-steps", "2",
+        "--logging-steps", "1", "--save-strategy", "no", "--bf16", "true", "--gradient-accumulation-steps", "2",
+        "--torch-compile", "true", "--torch-compile-backend", "aot_eager", "--lr-drop-epoch", "0.25",
+    ])
+    logs = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(logs) == 2 and all(torch.isfinite(torch.tensor(entry["loss"])) for entry in logs)
+    assert [entry["data_epoch"] for entry in logs] == [0.25, 0.5]  # 2 x 2 pairs per step, 16 per epoch
+    assert [entry["learning_rate"] for entry in logs] == pytest.approx([1e-4, 1e-5])  # dropped after 1 step
+    assert trainer.args.bf16 and trainer.accelerator.mixed_precision == "bf16"
+
+
 def test_plan_training_virtual_length(tmp_path):
     args = SimTrackTrainingArguments(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4,
                                      num_train_epochs=3)

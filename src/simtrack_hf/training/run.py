@@ -22,7 +22,7 @@ from ..image_processing_simtrack import SimTrackImageProcessor
 from ..loading import load_config, load_model
 from ..modeling_simtrack import SimTrackModel
 from .pairs import TrackingPairDataset, collate_pairs
-from .trainer import SimTrackTrainer, SimTrackTrainingArguments, plan_training
+from .trainer import SimTrackTrainer, SimTrackTrainingArguments, plan_training, samples_per_step
 from .workspace import last_complete_checkpoint
 
 __all__ = ["SimTrackArguments", "build_dataset", "train"]
@@ -116,9 +116,8 @@ def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTr
     dataset = build_dataset(sim, args, processor)
     if args.logging_steps == _DEFAULT_LOGGING_STEPS:  # not given: about 10 training logs, at most every 500 steps
         args.logging_steps = max(1, min(_DEFAULT_LOGGING_STEPS, args.max_steps // 10))
-    samples_per_step = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
     logger.info("training %s for %d steps (%d pairs/step, %d epochs of %d pairs, world size %d)",
-                sim.init_from or variant, args.max_steps, samples_per_step, dataset.num_epochs,
+                sim.init_from or variant, args.max_steps, samples_per_step(args), dataset.num_epochs,
                 sim.samples_per_epoch, args.world_size)
 
     trainer = SimTrackTrainer(

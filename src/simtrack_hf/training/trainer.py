@@ -1,8 +1,9 @@
 """Training SimTrack with the 🤗 Trainer: the reference recipe (STARK-S stage 1 as SimTrack trains it).
 
 * :class:`SimTrackTrainingArguments`: `TrainingArguments` with the recipe's defaults (lr 1e-4, weight decay 1e-4,
-  grad clip 0.1, no column removal, no token averaging, no unused-parameter search) plus
-  ``backbone_lr_multiplier`` (0.1) and the step decay (x ``lr_drop_factor`` at ``lr_drop_fraction`` of training).
+  grad clip 0.1, no column removal, no token averaging, no unused-parameter search, data-loading workers from the
+  CPU cores: `default_num_workers`) plus ``backbone_lr_multiplier`` (0.1) and the step decay (x ``lr_drop_factor``
+  after ``lr_drop_epoch`` epochs of pairs, as the paper's 40 of 50, or at ``lr_drop_fraction`` of training).
 * :class:`SimTrackTrainer`: AdamW with three parameter groups (head + bottleneck at lr, ``pos_fc`` at lr, rest of
   the backbone at lr x multiplier; weight decay on every parameter), the step schedule, and ``l1_loss``,
   ``giou_loss``, ``mean_iou`` in the training logs (the model returns them; averaged over the logging interval
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +26,23 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import Trainer, TrainingArguments
 
 
-__all__ = ["SimTrackTrainer", "SimTrackTrainingArguments", "StepDecay", "plan_training", "simtrack_param_groups"]
+__all__ = ["SimTrackTrainer", "SimTrackTrainingArguments", "StepDecay", "default_num_workers", "plan_training",
+           "samples_per_step", "simtrack_param_groups"]
+
+
+def default_num_workers() -> int:
+    """Data-loading workers per training process: this process's share of the usable CPU cores (divided by
+    ``LOCAL_WORLD_SIZE``, the processes on this machine) minus one for the process itself, at most 8; 0 (decode in
+    the training process) when the share is under 4 cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    share = cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return min(8, share - 1) if share >= 4 else 0
+
+
+def samples_per_step(args: TrainingArguments) -> int:
+    """Pairs per optimizer step: per-device batch x processes x gradient accumulation steps."""
+    return args.per_device_train_batch_size * max(args.world_size, 1) * args.gradient_accumulation_steps
+
 
 @dataclass
 class SimTrackTrainingArguments(TrainingArguments):
@@ -48,7 +66,23 @@ class SimTrackTrainingArguments(TrainingArguments):
     lr_drop_fraction: float = field(
         default=0.8, metadata={"help": "Step decay at this fraction of the training steps (epoch 40 of 50)."}
     )
+    lr_drop_epoch: float | None = field(
+        default=None, metadata={"help": "Step decay after this many epochs of pairs (the paper: 40 of 50); "
+                                        "replaces lr_drop_fraction."}
+    )
     lr_drop_factor: float = field(default=0.1, metadata={"help": "Learning rate multiplier after the drop."})
+    dataloader_num_workers: int = field(
+        default=-1, metadata={"help": "Data-loading worker processes per training process (each decodes frames and "
+                                      "crops pairs); -1 (default): the CPU share of this process minus one, at most "
+                                      "8, 0 under 4 cores (default_num_workers)."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.dataloader_num_workers == -1:
+            self.dataloader_num_workers = default_num_workers()
+        if self.lr_drop_epoch is not None and not self.lr_drop_epoch > 0:
+            raise ValueError(f"lr_drop_epoch must be > 0, got {self.lr_drop_epoch}")
+        super().__post_init__()
 
 
 def simtrack_param_groups(
@@ -122,7 +156,14 @@ class SimTrackTrainer(Trainer):
         self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None
     ) -> torch.optim.lr_scheduler.LRScheduler:
         if self.lr_scheduler is None:
-            drop_step = int(round(self._arg("lr_drop_fraction", 0.8) * num_training_steps))
+            drop_epoch = getattr(self.args, "lr_drop_epoch", None)
+            per_epoch = getattr(self.train_dataset, "samples_per_epoch", None)
+            if drop_epoch is not None and not per_epoch:
+                raise ValueError("lr_drop_epoch needs a pair dataset with samples_per_epoch; use lr_drop_fraction")
+            if drop_epoch is not None:
+                drop_step = int(round(drop_epoch * per_epoch / samples_per_step(self.args)))
+            else:
+                drop_step = int(round(self._arg("lr_drop_fraction", 0.8) * num_training_steps))
             warmup = self.args.get_warmup_steps(num_training_steps)
             schedule = StepDecay(drop_step, self._arg("lr_drop_factor", 0.1), warmup)
             self.lr_scheduler = LambdaLR(optimizer or self.optimizer, schedule)
@@ -149,9 +190,7 @@ class SimTrackTrainer(Trainer):
             self._metric_sums.zero_()
             per_epoch = getattr(self.train_dataset, "samples_per_epoch", None)
             if per_epoch:  # epochs of pairs (the Trainer's own epoch counts passes over the virtual length)
-                args = self.args
-                per_step = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
-                logs["data_epoch"] = round(self.state.global_step * per_step / per_epoch, 4)
+                logs["data_epoch"] = round(self.state.global_step * samples_per_step(self.args) / per_epoch, 4)
         super().log(logs, start_time)
 
 
@@ -162,7 +201,7 @@ def plan_training(args: TrainingArguments, samples_per_epoch: int) -> tuple[int,
     ``args.num_train_epochs`` epochs of pairs are turned into steps. ``args`` is left as it is: the caller sets
     ``args.max_steps`` to the returned step count before building the Trainer.
     """
-    per_step = args.per_device_train_batch_size * max(args.world_size, 1) * args.gradient_accumulation_steps
+    per_step = samples_per_step(args)
     if args.max_steps > 0:
         max_steps = int(args.max_steps)
     else:
