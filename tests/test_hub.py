@@ -113,7 +113,7 @@ def test_committed_cards_equal_generated():
 def test_card_metadata_and_numbers(variant):
     card = ModelCard(hub.render_card(variant, repo_id="me/x"))
     meta = card.data.to_dict()
-    assert meta["license"] == "mit" and meta["pipeline_tag"] == "object-detection"
+    assert meta["license"] == "mit" and "pipeline_tag" not in meta  # object-detection's pipeline cannot load it
     assert meta["library_name"] == "transformers" and meta["base_model"].startswith("openai/clip-vit-")
     tags = {"visual-object-tracking", "single-object-tracking", "simtrack", "vision-transformer", "clip"}
     assert tags <= set(meta["tags"])
@@ -125,8 +125,14 @@ def test_card_metadata_and_numbers(variant):
                 "sim-l14": ["70.5", "55.6", "83.4", "69.8", "71.2"]}
     if variant in expected:
         assert all(f" {v} |" in card.text for v in expected[variant])
+        (index,) = meta["model-index"]
+        assert index["name"] == variant
+        values = {r["dataset"]["name"]: r["metrics"][0]["value"] for r in index["results"]}
+        assert [str(v) for v in values.values()] == expected[variant] and "GOT-10k test" in values
     else:
-        assert "Not available: no Sim-B/" in card.text
+        assert "Not available: no Sim-B/" in card.text and "model-index" not in meta
+    requirements = re.search(r"pip install ((?:'[^']+' ?)+)", card.text).group(1)
+    assert requirements.split() == ["'transformers>=5.18'", "'opencv-python-headless'", "'pillow'"]
 
 
 def test_stored_flops_are_current_and_meta_equals_real():
@@ -139,6 +145,27 @@ def test_stored_flops_are_current_and_meta_equals_real():
     assert card_flops(config) == {"full_forward": count_flops(config, model=model),
                                   "per_frame": count_flops(config, model=model, cached_template=True)}
     assert hub.count_parameters(config) == sum(p.numel() for p in SimTrackModel(config).parameters())
+
+
+def test_card_of_a_model_trained_from_a_base_states_its_base_data_and_licence(tmp_path):
+    """A training output records its base (here a folder with a card, as the default model) and data; its card
+    says so, with the base's licence, and claims neither CLIP, the paper's datasets, MIT nor the paper's table."""
+    base = tmp_path / "base"
+    saved_tiny_model(base, seed=0)
+    (base / "README.md").write_text("---\nlicense: cc-by-sa-4.0\ndatasets:\n- wallpapers\n---\n\n# My base model\n")
+    trained = tmp_path / "trained"
+    saved_tiny_model(trained, seed=1)
+    provenance = hub.training_provenance(str(base), "photos:/data/photos", {"lost_threshold": 0.5})
+    (trained / hub.PROVENANCE_FILE).write_text(json.dumps(provenance))
+    push(["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(trained), "--allow-config-mismatch",
+          "--dry-run", str(tmp_path / "up")])
+    card = ModelCard((tmp_path / "up" / "README.md").read_text())
+    meta = card.data.to_dict()
+    assert meta["license"] == "cc-by-sa-4.0" and meta["datasets"] == ["photos", "wallpapers"]
+    assert "clip" not in meta["tags"] and "base_model" not in meta and "model-index" not in meta
+    assert "from My base model" in card.text and "photos:/data/photos" in card.text and "LaSOT" not in card.text
+    assert "OpenAI CLIP" not in card.text
+    assert "{'lost_threshold': 0.5} were not carried over" in " ".join(card.text.split())
 
 
 # ------------------------------------------------------------------------------------------- the folder
@@ -324,3 +351,63 @@ def test_push_uses_create_repo_and_upload_folder(dry_run, monkeypatch, tmp_path)
     assert [c[0] for c in calls] == ["create_repo", "create_branch", "upload_folder"]
     assert calls[0][2]["private"] is True and calls[1][2]["branch"] == "v2"
     assert calls[2][2]["revision"] == "v2" and calls[2][2]["commit_message"] == "first"
+
+
+CLEAN_ENV_SCRIPT = """
+import json, sys
+for name in json.loads(sys.argv[3]):
+    sys.modules[name] = None  # not installed in this environment
+import numpy as np
+from transformers import pipeline
+
+pipe = pipeline("visual-object-tracking", model=sys.argv[1], trust_remote_code=True, device="cpu")
+print(json.dumps(pipe(list(np.load(sys.argv[2])), box=BOX)))
+"""
+
+
+def distributions_of(requirements: list[str]) -> set[str]:
+    """The installed distributions `requirements` pull in (their dependency closure, no extras)."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    def key(name):
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    seen, todo = set(), [Requirement(r) for r in requirements]
+    while todo:
+        requirement = todo.pop()
+        if key(requirement.name) in seen or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(key(requirement.name))
+        try:
+            todo += [Requirement(r) for r in importlib.metadata.requires(requirement.name) or []]
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return seen
+
+
+def test_clean_torch_transformers_env_runs_the_export_with_what_the_card_lists(dry_run, tmp_path):
+    """A child interpreter where only torch, transformers, what the card's Requirements section lists (and their
+    dependencies) are importable runs the exported pipeline, with the same boxes as here."""
+    import importlib.metadata
+
+    folder, model = dry_run
+    card = (folder / "README.md").read_text()
+    listed = re.findall(r"'([^']+)'", re.search(r"pip install ((?:'[^']+' ?)+)", card).group(1))
+    allowed = distributions_of(["torch", "transformers", *listed])
+    blocked = sorted(module for module, dists in importlib.metadata.packages_distributions().items()
+                     if not any(re.sub(r"[-_.]+", "-", d).lower() in allowed for d in dists))
+    assert "simtrack_hf" in blocked and "gradio" in blocked
+    np.save(tmp_path / "video.npy", np.stack(frames()))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    script = CLEAN_ENV_SCRIPT.replace("BOX", repr(BOX))
+    result = subprocess.run([sys.executable, "-c", script, str(folder), str(tmp_path / "video.npy"),
+                             json.dumps(blocked)], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = json.loads(result.stdout.strip().splitlines()[-1])
+    local = [r.boxes[0] for r in SimTrackTracker(model).track_video(frames(), BOX)]
+    corners = [o["box"] for f in remote for o in f["objects"]]
+    boxes = [[c["xmin"], c["ymin"], c["xmax"] - c["xmin"], c["ymax"] - c["ymin"]] for c in corners]
+    np.testing.assert_allclose(boxes, local, atol=1e-4)
+

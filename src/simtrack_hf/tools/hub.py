@@ -6,11 +6,18 @@ tracking session and pipeline `tracking_simtrack.py`, `pipeline_simtrack.py`) wi
 `custom_pipelines` entries, so `AutoModel` and `pipeline("visual-object-tracking")` work with
 `trust_remote_code=True` without `simtrack_hf`. Cards are rendered from
 `simtrack_hf/model_cards/` (shipped in the package); the command is `simtrack push-to-hub`.
+
+Card metadata: no `pipeline_tag` (the Hub has no tracking task, and `pipeline("object-detection")` cannot run a
+tracker); the pipeline ships as `custom_pipelines`. `model-index` carries the paper's table where the card shows it
+for the authors' weights. The card lists what the remote code needs besides torch (`remote_code_requirements`).
+A `simtrack train` output records its base and data (`PROVENANCE_FILE`, `training_provenance`); its card states
+them and the base's licence instead of the paper's CLIP / LaSOT / MIT story.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -22,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.dynamic_module_utils import custom_object_save
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
@@ -42,6 +50,11 @@ WEIGHTS_PLACEHOLDER = (
     "<!-- weights-source -->\n*Filled in by `scripts/push_to_hub.py` at upload time: a converted original "
     "checkpoint, weights trained with `simtrack_hf`, or a CLIP initialisation with an untrained head.*"
 )
+PROVENANCE_FILE = "simtrack_training.json"
+"""Written by `simtrack train` beside the trained model: what it started from and what it trained on."""
+REMOTE_CODE_PACKAGES = ("transformers", "opencv-python-headless", "pillow")
+"""What the remote code imports besides torch (and transformers' own dependencies, numpy among them)."""
+PAPER_DATASETS = ["lasot", "got10k", "trackingnet", "coco"]
 _REGISTRATION_LOCK = threading.RLock()
 _MISSING = object()
 
@@ -55,6 +68,7 @@ class WeightsSource:
     path: str
     sha256: str | None = None
     note: str = ""
+    training: dict[str, Any] | None = None  # a training output's PROVENANCE_FILE
 
     def describe(self) -> str:
         name = f"`{Path(self.path).name}`"
@@ -65,6 +79,17 @@ class WeightsSource:
                 "`simtrack_hf.convert_simtrack.convert_original_state_dict`. The uploaded folder was reloaded and "
                 "gives the same boxes as the converted model on a fixed seeded input."
             )
+        elif self.kind == "folder" and self.training is not None:
+            base = self.training["base"]
+            start = (f"from {base['name']} (`{base['path']}`, licence: {base['license'] or 'not stated'})" if base
+                     else "from a random initialisation")
+            text = (
+                f"Trained with `simtrack_hf` (training output {name}) {start} on {self.training['data']}. Not the "
+                "authors' weights: no paper result applies to them."
+            )
+            if self.training["dropped_tracking_options"]:
+                text += (f" The base's calibrated tracking options {self.training['dropped_tracking_options']} were "
+                         "not carried over (they were calibrated for the base, not for these weights).")
         elif self.kind == "folder":
             text = (
                 f"Trained with `simtrack_hf` (training output {name}), not the authors' weights: the reported "
@@ -85,6 +110,39 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def training_provenance(init_from: str | None, data: str | None,
+                        dropped_tracking_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a training run starts from (its name, path, licence and datasets, read from the base folder's card when
+    it has one) and trains on (the `--data` spec, or the synthetic videos): the PROVENANCE_FILE content."""
+    base = None
+    if init_from:
+        path = Path(init_from) / "README.md"
+        card = ModelCard.load(path) if path.is_file() else None
+        meta = card.data.to_dict() if card else {}
+        heading = re.search(r"^# (.+)$", card.text, re.M) if card else None
+        hub_id = None if Path(init_from).exists() else init_from
+        base = {"path": str(init_from), "name": heading.group(1) if heading else Path(init_from).name,
+                "license": meta.get("license"), "datasets": meta.get("datasets") or [], "hub_id": hub_id}
+    return {"base": base, "data": f"`{data}`" if data else "the procedural synthetic videos of `simtrack_hf`",
+            "datasets": [part.split(":")[0] for part in data.split(",")] if data else [],
+            "dropped_tracking_options": dropped_tracking_options or {}}
+
+
+def read_provenance(folder: str | os.PathLike) -> dict[str, Any] | None:
+    path = Path(folder) / PROVENANCE_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def remote_code_requirements() -> list[str]:
+    """`pip install` lines for the remote code (besides torch), with this package's own version bounds."""
+    bounds = {}
+    for line in importlib.metadata.requires("simtrack_hf") or []:
+        match = re.match(r"([A-Za-z0-9_.-]+)\s*([^;]*)", line)
+        if match and ";" not in line:
+            bounds[match.group(1).lower()] = match.group(2).strip()
+    return [f"{package}{bounds.get(package, '')}" for package in REMOTE_CODE_PACKAGES]
 
 
 def config_differences(config: SimTrackConfig, variant: str) -> dict[str, tuple[Any, Any]]:
@@ -116,7 +174,8 @@ def load_weights(
     differences = config_differences(model.config, variant) if kind == "folder" else {}
     if differences and not allow_config_mismatch:
         raise ValueError(f"{from_folder} is not a {variant} model (config vs preset): {differences}")
-    source = WeightsSource(kind, str(path), sha256=file_sha256(path) if kind == "original" else None)
+    source = WeightsSource(kind, str(path), sha256=file_sha256(path) if kind == "original" else None,
+                           training=read_provenance(path) if kind == "folder" else None)
     processor = SimTrackImageProcessor.from_model_config(model.config)
     if from_folder is not None and (Path(from_folder) / "preprocessor_config.json").is_file():
         processor = SimTrackImageProcessor.from_pretrained(from_folder)
@@ -168,6 +227,60 @@ def _results_markdown(entry: dict[str, Any]) -> str:
     )
 
 
+def _eval_results(entry: dict[str, Any]) -> list[EvalResult]:
+    """The paper's table as `model-index` entries ("LaSOT (AUC)" -> dataset LaSOT, metric AUC)."""
+    results = []
+    for column, value in (entry["paper_results"] or {}).items():
+        dataset, metric = re.fullmatch(r"(.+) \((.+)\)", column).groups()
+        name, _, split = dataset.partition(" ")
+        results.append(EvalResult(
+            task_type="visual-object-tracking", task_name="Visual Object Tracking",
+            dataset_type=re.sub(r"[^a-z0-9]", "", name.lower()), dataset_name=dataset, dataset_split=split or None,
+            metric_type=metric.lower(), metric_name=metric, metric_value=value,
+            source_name="SimTrack, ECCV 2022 (the authors' weights)", source_url="https://arxiv.org/abs/2203.05328",
+        ))
+    return results
+
+
+def _card_metadata(variant: str, entry: dict[str, Any], source: WeightsSource | None, custom: bool) -> str:
+    """The card's YAML front matter (no pipeline_tag: see the module docstring)."""
+    training = source.training if source is not None else None
+    tags = ["visual-object-tracking", "single-object-tracking", "simtrack", "vision-transformer", "simtrack_hf"]
+    if training is None:
+        tags.insert(4, "clip")
+    base = training["base"] if training else None
+    data = ModelCardData(
+        library_name="transformers",
+        license=(base or {}).get("license") or "other" if training else "mit",
+        base_model=(base or {}).get("hub_id") if training else entry["clip_model"] if not custom else None,
+        tags=tags,
+        datasets=sorted({*training["datasets"], *((base or {}).get("datasets") or [])}) or None if training
+        else PAPER_DATASETS,
+    )
+    if not custom and (source is None or source.kind == "original") and entry["paper_results"]:
+        data.model_name, data.eval_results = variant, _eval_results(entry)
+    return data.to_yaml()
+
+
+def _terms(source: WeightsSource | None) -> tuple[str, str]:
+    """(data note, licence text) of the card: the paper's data and CLIP, or a training output's own."""
+    training = source.training if source is not None else None
+    if training is None:
+        return ("The paper trains on LaSOT, GOT-10k, TrackingNet and COCO; their terms of use apply to weights "
+                "trained on them.",
+                "The code (the modelling files here and `simtrack_hf`) is MIT. The weights' license follows the "
+                "original\nSimTrack release ([LPXTT/SimTrack](https://github.com/LPXTT/SimTrack)) and the OpenAI "
+                "CLIP weights the\nbackbone was initialised from; check those terms before use.")
+    base = training["base"]
+    origin = (f"{base['name']} (licence: {base['license'] or 'not stated'}"
+              + (f"; trained on {', '.join(base['datasets'])}" if base["datasets"] else "") + ")" if base
+              else "a random initialisation")
+    return (f"These weights were trained with `simtrack_hf` from {origin} on {training['data']}; the terms of that "
+            "data and of the base apply to them.",
+            f"The code (the modelling files here and `simtrack_hf`) is MIT. The weights derive from {origin} and "
+            f"{training['data']}: the card's licence is the base's, and the data's terms apply too.")
+
+
 def _fill(template: str, values: dict[str, Any]) -> str:
     def lookup(match: re.Match) -> str:
         if match.group(1) not in values:
@@ -207,12 +320,17 @@ def render_card(
             caveat="This upload's sizes are its own configuration's, not a published variant's.",
             cpu_speed="not measured for this configuration (see `simtrack benchmark`)",
         )
+    data_note, license_text = _terms(weights_source)
     o, f = described.foveal_window_offset, described.foveal_size
     foveal_shift = " (shifted by half a patch)" if described.foveal_shift else " (centred)"
     values = {
         **{k: getattr(described, k) for k in SIMTRACK_VARIANTS[variant]},
         **{k: v for k, v in entry.items() if isinstance(v, str)},
         "variant": "custom" if differences else variant,
+        "metadata": _card_metadata(variant, entry, weights_source, bool(differences)),
+        "requirements": " ".join(f"'{r}'" for r in remote_code_requirements()),
+        "data_note": data_note,
+        "license_text": license_text,
         "repo_id": repo_id or f"ORG/{variant}",
         "weights_source": "\n\n".join(part for part in (weights, entry["released_weights"]) if part),
         "template_grid": described.template_grid,
@@ -333,7 +451,8 @@ def push_folder(
 
 
 __all__ = [
-    "AUTO_CLASSES", "MODEL_CARDS_DIR", "UPLOAD_FILES", "WeightsSource", "config_differences", "count_parameters",
-    "export_for_hub", "file_sha256", "load_variant_data", "load_weights", "nearest_variant", "push_folder",
-    "remote_code_registration", "render_card", "write_cards", "write_measured_flops",
+    "AUTO_CLASSES", "MODEL_CARDS_DIR", "PROVENANCE_FILE", "REMOTE_CODE_PACKAGES", "UPLOAD_FILES", "WeightsSource",
+    "config_differences", "count_parameters", "export_for_hub", "file_sha256", "load_variant_data", "load_weights",
+    "nearest_variant", "push_folder", "read_provenance", "remote_code_registration",
+    "remote_code_requirements", "render_card", "training_provenance", "write_cards", "write_measured_flops",
 ]
