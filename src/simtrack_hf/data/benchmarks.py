@@ -1,4 +1,5 @@
-"""Strict readers of evaluation benchmarks: one `read_<benchmark>` per layout, each -> `BenchmarkSequence`s.
+"""Evaluation benchmarks, read strictly: one `read_<benchmark>` per layout, each -> `BenchmarkSequence`s (every
+sequence through `simtrack_hf.data.layouts.read_sequence`, the reader training manifests use leniently).
 
 Every reader returns a list of :class:`BenchmarkSequence` (frame paths in natural order, xywh
 ground truth, optional visibility). Layouts (``root`` is the folder you pass):
@@ -26,21 +27,19 @@ Ground-truth shape is (N, 4) float64 where every frame is annotated and (1, 4) f
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ..io.frames import PathLike, list_image_files, natural_sort_key
+from ..io.boxes import numbered_lines
+from ..io.frames import PathLike, natural_sort_key
 from . import layouts
 
 __all__ = [
     "BenchmarkSequence",
     "BENCHMARKS",
-    "list_frames",
-    "read_box_file",
     "read_lasot",
     "read_got10k",
     "read_synthetic",
@@ -50,9 +49,6 @@ __all__ = [
     "read_tnl2k",
     "read_benchmark",
 ]
-
-_SEP = re.compile(r"[,\s]+")
-
 
 @dataclass
 class BenchmarkSequence:
@@ -79,79 +75,9 @@ class BenchmarkSequence:
         return len(self.ground_truth) == len(self.frames)
 
 
-# ----------------------------------------------------------------------------- low-level parsing
-def list_frames(folder: PathLike) -> list[str]:
-    """Image files of ``folder`` in natural order; ValueError if missing or empty."""
-    try:
-        return [str(p) for p in list_image_files(folder)]
-    except FileNotFoundError as error:
-        raise ValueError(f"frame folder not found: {folder}") from error
-
-
-def _numbered_lines(path: Path) -> list[tuple[int, str]]:
-    if not path.is_file():
-        raise ValueError(f"file not found: {path}")
-    return [(i + 1, ln.strip()) for i, ln in enumerate(path.read_text().splitlines()) if ln.strip()]
-
-
-def read_box_file(path: PathLike, *, allow_nan: bool = False, first_only: bool = False) -> np.ndarray:
-    """Read one ``x,y,w,h`` box per line (comma / tab / space separated) -> (N, 4) float64.
-
-    Blank lines are skipped. ValueError naming file and line for a wrong column count, a value that
-    is not a number, or NaN when ``allow_nan`` is False. ``first_only`` reads just the first box.
-    """
-    path = Path(path)
-    rows = _numbered_lines(path)
-    if first_only:
-        rows = rows[:1]
-    if not rows:
-        raise ValueError(f"{path}: no boxes")
-    out = np.empty((len(rows), 4), np.float64)
-    for k, (lineno, line) in enumerate(rows):
-        parts = _SEP.split(line)
-        if len(parts) != 4:
-            raise ValueError(f"{path}, line {lineno}: expected 4 values (x, y, w, h), got {len(parts)}: {line!r}")
-        try:
-            out[k] = [float(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"{path}, line {lineno}: not a number in {line!r}") from None
-        if not allow_nan and np.isnan(out[k]).any():
-            raise ValueError(f"{path}, line {lineno}: NaN is not allowed here: {line!r}")
-    return out
-
-
-def _read_ints(path: Path, n: int) -> np.ndarray:
-    """Integer flags, any separators / lines (LaSOT one line, GOT-10k one per line) -> (n,)."""
-    values = []
-    for lineno, line in _numbered_lines(path):
-        for tok in _SEP.split(line):
-            try:
-                values.append(int(float(tok)))
-            except ValueError:
-                raise ValueError(f"{path}, line {lineno}: not an integer: {tok!r}") from None
-    if len(values) != n:
-        raise ValueError(f"{path}: {len(values)} values for {n} frames")
-    return np.asarray(values)
-
-
-def _visibility(seq_dir: Path, gt: np.ndarray, rules: dict) -> np.ndarray | None:
-    """(N,) visible flags from the label files of `rules` that exist in `seq_dir` (None when there are none)."""
-    present = [(seq_dir / file, visible) for file, visible in rules.items() if (seq_dir / file).is_file()]
-    if not present:
-        return None
-    flags = np.ones(len(gt), bool)
-    for path, visible in present:
-        flags &= visible(_read_ints(path, len(gt)))
-    return flags
-
-
-def _check_count(frames: list[str], gt: np.ndarray, gt_path: Path) -> None:
-    if len(frames) != len(gt):
-        raise ValueError(f"{gt_path}: {len(gt)} boxes but {len(frames)} frames in {Path(frames[0]).parent}")
-
-
+# ----------------------------------------------------------------------------- sequence lists
 def _read_list(path: Path) -> list[str]:
-    return [ln for _, ln in _numbered_lines(path)]
+    return [ln for _, ln in numbered_lines(path)]
 
 
 def _subdirs(root: Path, must_contain: str) -> list[str]:
@@ -163,10 +89,20 @@ def _subdirs(root: Path, must_contain: str) -> list[str]:
     return sorted(names, key=natural_sort_key)
 
 
-def _seq_dir(path: Path) -> Path:
-    if not path.is_dir():
-        raise ValueError(f"sequence folder not found: {path}")
-    return path
+def _annotated_sequences(anno: Path) -> list[str]:
+    """Names of the ``<seq>.txt`` files in ``anno``, naturally sorted; ValueError when none."""
+    if not anno.is_dir():
+        raise ValueError(f"annotation folder not found: {anno}")
+    names = layouts.annotation_names(anno)
+    if not names:
+        raise ValueError(f"no annotation files in {anno}")
+    return names
+
+
+def _sequence(files: layouts.SequenceFiles, dataset: str, **options) -> BenchmarkSequence:
+    """One sequence read strictly (`simtrack_hf.data.layouts.read_sequence`)."""
+    record = layouts.read_sequence(files, strict=True, **options)
+    return BenchmarkSequence(record.name, record.frames, record.boxes, record.visible, dataset, record.language)
 
 
 # ----------------------------------------------------------------------------- readers
@@ -183,17 +119,7 @@ def read_lasot(root: PathLike, sequences: Sequence[str] | None = None) -> list[B
             sequences = layouts.lasot_names(root, require=layouts.GROUNDTRUTH)
             if not sequences:
                 raise ValueError(f"no LaSOT sequences (<class>/<class>-<k>/groundtruth.txt) in {root}")
-    out = []
-    for name in sequences:
-        d = _seq_dir(layouts.lasot_sequence_dir(root, name))
-        frames = list_frames(d / layouts.LASOT_FRAME_DIR)
-        gt = read_box_file(d / layouts.GROUNDTRUTH)
-        _check_count(frames, gt, d / layouts.GROUNDTRUTH)
-        visible = _visibility(d, gt, layouts.LASOT_VISIBILITY)
-        nlp = d / "nlp.txt"
-        language = nlp.read_text().strip() if nlp.is_file() else None
-        out.append(BenchmarkSequence(name, frames, gt, visible, "lasot", language))
-    return out
+    return [_sequence(layouts.lasot_sequence(root, name), "lasot") for name in sequences]
 
 
 def _read_got10k_folder(folder: Path, dataset: str, first_frame_only: bool) -> list[BenchmarkSequence]:
@@ -202,17 +128,7 @@ def _read_got10k_folder(folder: Path, dataset: str, first_frame_only: bool) -> l
     names = layouts.got10k_names(folder, require=layouts.GROUNDTRUTH)
     if not names:
         raise ValueError(f"no sequences (folders with {layouts.GROUNDTRUTH}) in {folder}")
-    out = []
-    for name in names:
-        d = _seq_dir(folder / name)
-        frames = list_frames(d)
-        gt = read_box_file(d / layouts.GROUNDTRUTH, first_only=first_frame_only)
-        visible = None
-        if not first_frame_only:
-            _check_count(frames, gt, d / layouts.GROUNDTRUTH)
-            visible = _visibility(d, gt, layouts.GOT10K_VISIBILITY)
-        out.append(BenchmarkSequence(name, frames, gt, visible, dataset))
-    return out
+    return [_sequence(layouts.got10k_sequence(folder, name), dataset, first_only=first_frame_only) for name in names]
 
 
 def read_got10k(root: PathLike, split: str = "val") -> list[BenchmarkSequence]:
@@ -227,32 +143,12 @@ def read_synthetic(root: PathLike) -> list[BenchmarkSequence]:
     return _read_got10k_folder(Path(root), "synthetic", first_frame_only=False)
 
 
-def _annotated_sequences(anno: Path) -> list[str]:
-    """Names of the ``<seq>.txt`` files in ``anno``, naturally sorted; ValueError when none."""
-    if not anno.is_dir():
-        raise ValueError(f"annotation folder not found: {anno}")
-    names = layouts.annotation_names(anno)
-    if not names:
-        raise ValueError(f"no annotation files in {anno}")
-    return names
-
-
 def read_trackingnet(root: PathLike, sequences: Sequence[str] | None = None) -> list[BenchmarkSequence]:
     """TrackingNet TEST: ``root/TEST/anno/<seq>.txt`` (first box) and ``root/TEST/frames/<seq>/<i>.jpg``."""
     test = Path(root) / "TEST"
-    anno = test / "anno"
     if sequences is None:
-        sequences = _annotated_sequences(anno)
-    return [
-        BenchmarkSequence(
-            name,
-            list_frames(layouts.trackingnet_frame_dir(test, name)),
-            read_box_file(anno / f"{name}.txt", first_only=True),
-            None,
-            "trackingnet",
-        )
-        for name in sequences
-    ]
+        sequences = _annotated_sequences(test / "anno")
+    return [_sequence(layouts.trackingnet_sequence(test, name), "trackingnet", first_only=True) for name in sequences]
 
 
 def read_otb(root: PathLike, sequences: Sequence[str] | None = None) -> list[BenchmarkSequence]:
@@ -261,14 +157,8 @@ def read_otb(root: PathLike, sequences: Sequence[str] | None = None) -> list[Ben
     if sequences is None:
         listing = root / "list.txt"
         sequences = _read_list(listing) if listing.is_file() else _subdirs(root, "groundtruth_rect.txt")
-    out = []
-    for name in sequences:
-        d = _seq_dir(root / name)
-        frames = list_frames(d / "img")
-        gt = read_box_file(d / "groundtruth_rect.txt")
-        _check_count(frames, gt, d / "groundtruth_rect.txt")
-        out.append(BenchmarkSequence(name, frames, gt, None, "otb"))
-    return out
+    return [_sequence(layouts.SequenceFiles(name, root / name, root / name / "img",
+                                            root / name / "groundtruth_rect.txt"), "otb") for name in sequences]
 
 
 def read_uav123(root: PathLike, sequences: Sequence[str] | None = None, subset: str = "UAV123") -> list[BenchmarkSequence]:
@@ -279,12 +169,10 @@ def read_uav123(root: PathLike, sequences: Sequence[str] | None = None, subset: 
         sequences = _annotated_sequences(anno)
     out = []
     for name in sequences:
-        frames = list_frames(root / "data_seq" / subset / name)
-        gt = read_box_file(anno / f"{name}.txt", allow_nan=True)
-        _check_count(frames, gt, anno / f"{name}.txt")
-        if np.isnan(gt[0]).any():
-            raise ValueError(f"{anno / f'{name}.txt'}, line 1: the first box must not be NaN")
-        out.append(BenchmarkSequence(name, frames, gt, None, "uav"))
+        files = layouts.SequenceFiles(name, None, root / "data_seq" / subset / name, anno / f"{name}.txt")
+        out.append(_sequence(files, "uav", allow_nan=True))
+        if np.isnan(out[-1].init_box).any():
+            raise ValueError(f"{files.groundtruth}, line 1: the first box must not be NaN")
     return out
 
 
@@ -293,16 +181,8 @@ def read_tnl2k(root: PathLike, sequences: Sequence[str] | None = None) -> list[B
     root = Path(root)
     if sequences is None:
         sequences = _subdirs(root, "groundtruth.txt")
-    out = []
-    for name in sequences:
-        d = _seq_dir(root / name)
-        frames = list_frames(d / "imgs")
-        gt = read_box_file(d / "groundtruth.txt")
-        _check_count(frames, gt, d / "groundtruth.txt")
-        lang = d / "language.txt"
-        language = lang.read_text().strip() if lang.is_file() else None
-        out.append(BenchmarkSequence(name, frames, gt, None, "tnl2k", language))
-    return out
+    return [_sequence(layouts.SequenceFiles(name, root / name, root / name / "imgs", root / name / "groundtruth.txt",
+                                            language="language.txt"), "tnl2k") for name in sequences]
 
 
 BENCHMARKS: dict[str, Callable[[PathLike], list[BenchmarkSequence]]] = {

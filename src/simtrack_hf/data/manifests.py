@@ -1,4 +1,5 @@
-"""Sequence manifests for tracking datasets, as ``datasets.Dataset`` (one row per sequence).
+"""Sequence manifests for tracking datasets, as ``datasets.Dataset`` (one row per sequence), read leniently
+by `simtrack_hf.data.layouts.read_sequence` (the reader evaluation benchmarks use strictly).
 
 Every builder returns a Dataset with :data:`MANIFEST_FEATURES`::
 
@@ -48,6 +49,7 @@ import numpy as np
 from datasets import Dataset, Features, Value, concatenate_datasets, load_from_disk
 from datasets import Sequence as HFSequence
 
+from ..io.boxes import read_box_file
 from ..io.frames import IMAGE_EXTENSIONS, image_size, natural_sort_key
 from . import layouts
 from .cache import user_cache_dir
@@ -101,59 +103,11 @@ def _require_dir(root: str | os.PathLike) -> Path:
     return path
 
 
-def _read_boxes(path: Path) -> np.ndarray:
-    """(N, 4) float32 boxes, one per non-empty line; unparsable lines become NaN rows."""
-    rows = []
-    for line in path.read_text().splitlines():
-        toks = [t for t in re.split(r"[,\s;]+", line.strip()) if t]
-        if not toks:
-            continue
-        try:
-            rows.append([float(t) for t in toks[:4]] if len(toks) >= 4 else [np.nan] * 4)
-        except ValueError:
-            rows.append([np.nan] * 4)
-    return np.asarray(rows, np.float32).reshape(-1, 4)
-
-
-def _read_flags(path: Path) -> np.ndarray | None:
-    """Integer flags separated by commas or whitespace, or None when the file is absent."""
-    if not path.is_file():
-        return None
-    toks = [t for t in re.split(r"[,\s]+", path.read_text()) if t]
-    try:
-        return np.asarray([int(float(t)) for t in toks], np.int64)
-    except ValueError:
-        return np.zeros(0, np.int64)  # unparsable: reported as a label count mismatch
-
-
 def _read_names(spec: str | os.PathLike | Iterable[str]) -> list[str]:
     """Sequence names from an iterable of names or from a text file with one name per line."""
     if isinstance(spec, (str, os.PathLike)):
         return [ln.strip() for ln in Path(spec).read_text().splitlines() if ln.strip()]
     return [str(s) for s in spec]
-
-
-class _DirListing:
-    """``exists(path)`` answered from one cached ``os.listdir`` per folder (fast on big trees)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, frozenset[str]] = {}
-
-    def names(self, folder: str) -> frozenset[str]:
-        if folder not in self._cache:
-            try:
-                self._cache[folder] = frozenset(os.listdir(folder))
-            except OSError:
-                self._cache[folder] = frozenset()
-        return self._cache[folder]
-
-    def __call__(self, path: str) -> bool:
-        folder, name = os.path.split(path)
-        return name in self.names(folder)
-
-
-def _image_names(listing: _DirListing, folder: Path) -> list[str]:
-    return sorted((n for n in listing.names(str(folder)) if n.lower().endswith(IMAGE_EXTENSIONS)), key=natural_sort_key)
 
 
 # --------------------------------------------------------------------------- validation
@@ -209,7 +163,7 @@ class _Collector:
 
     def __init__(self, dataset: str, check_files: bool = True) -> None:
         self.dataset = dataset
-        self.listing = _DirListing()
+        self.listing = layouts.DirListing()
         self.exists = self.listing if check_files else None
         self.rows: list[dict[str, Any]] = []
         self.parts: list[Dataset] = []
@@ -266,19 +220,6 @@ class _Collector:
         return self.parts[0] if len(self.parts) == 1 else concatenate_datasets(self.parts)
 
 
-def _numbered_frames(col: _Collector, folder: Path, n: int, fmt: str, start: int) -> tuple[list[str], str | None]:
-    """Frame paths ``fmt % i`` for i in start..start+n-1, plus 'missing_frames' /
-    'box_count_mismatch' when the folder lacks some of them or holds more images than boxes."""
-    paths = [str(folder / (fmt % i)) for i in range(start, start + n)]
-    if n == 0:
-        return paths, None  # reported as empty_sequence
-    if not all(col.listing(p) for p in paths):
-        return paths, "missing_frames"
-    if len(_image_names(col.listing, folder)) > n:
-        return paths, "box_count_mismatch"
-    return paths, None
-
-
 def validate_manifest(ds: Dataset, check_files: bool = True, name: str | None = None) -> Dataset:
     """Drop bad rows of an existing manifest (same rules as the builders), with ONE warning.
 
@@ -299,24 +240,15 @@ def validate_manifest(ds: Dataset, check_files: bool = True, name: str | None = 
 # --------------------------------------------------------------------------- builders
 
 
-def _add_labelled_sequence(
-    col: "_Collector", name: str, seq_dir: Path, frame_dir: Path, flags: Mapping[str, Callable[[np.ndarray], np.ndarray]]
-) -> None:
-    """Add one sequence of 1-based ``%08d.jpg`` frames with ``groundtruth.txt`` and per-frame label files (the
-    GOT-10k and LaSOT layouts of `layouts`).
-
-    ``flags`` maps a label file in ``seq_dir`` to the test that makes a frame visible; a missing label file
-    leaves its frames visible (counted as ``missing_visibility_labels``).
-    """
-    gt = seq_dir / layouts.GROUNDTRUTH
-    if not gt.is_file():
-        col.drop("missing_groundtruth")
+def _add_sequence(col: "_Collector", files: layouts.SequenceFiles, name: str | None = None) -> None:
+    """Read one sequence leniently (`simtrack_hf.data.layouts.read_sequence`) and add it; a missing label file
+    leaves its frames visible (counted as ``missing_visibility_labels``)."""
+    record = layouts.read_sequence(files, strict=False, listing=col.listing)
+    if record.problem == "missing_groundtruth":
+        col.drop(record.problem)
         return
-    boxes = _read_boxes(gt)
-    labels = {file: _read_flags(seq_dir / file) for file in flags}
-    parts = [visible(labels[file]) for file, visible in flags.items() if labels[file] is not None]
-    frames, reason = _numbered_frames(col, frame_dir, len(boxes), layouts.GOT10K_FRAME, 1)
-    if col.add(name, frames, boxes, parts, reason=reason) is not None and len(parts) < len(flags):
+    row = col.add(name or record.name, record.frames, record.boxes, record.visible_parts, reason=record.problem)
+    if row is not None and record.missing_labels:
         col.notes["missing_visibility_labels"] += 1  # kept as visible
 
 
@@ -333,7 +265,7 @@ def got10k_manifest(root: str | os.PathLike, split: str = "train",
     col = _Collector("got10k")
     names = _read_names(sequences) if sequences is not None else layouts.got10k_names(split_dir)
     for name in names:
-        _add_labelled_sequence(col, name, split_dir / name, split_dir / name, layouts.GOT10K_VISIBILITY)
+        _add_sequence(col, layouts.got10k_sequence(split_dir, name))
     return col.finish()
 
 
@@ -344,8 +276,7 @@ def lasot_manifest(root: str | os.PathLike, sequences: str | os.PathLike | Itera
     col = _Collector("lasot")
     names = _read_names(sequences) if sequences is not None else layouts.lasot_names(root)
     for name in names:
-        seq_dir = layouts.lasot_sequence_dir(root, name)
-        _add_labelled_sequence(col, name, seq_dir, seq_dir / layouts.LASOT_FRAME_DIR, layouts.LASOT_VISIBILITY)
+        _add_sequence(col, layouts.lasot_sequence(root, name))
     return col.finish()
 
 
@@ -367,10 +298,7 @@ def trackingnet_manifest(root: str | os.PathLike, chunks: Iterable[int] | None =
     for chunk in chunk_dirs:
         anno_dir = chunk / "anno"
         for name in layouts.annotation_names(anno_dir) if anno_dir.is_dir() else []:
-            boxes = _read_boxes(anno_dir / f"{name}.txt")
-            frame_dir = layouts.trackingnet_frame_dir(chunk, name)
-            frames, reason = _numbered_frames(col, frame_dir, len(boxes), layouts.TRACKINGNET_FRAME, 0)
-            col.add(f"{chunk.name}/{name}", frames, boxes, reason=reason)
+            _add_sequence(col, layouts.trackingnet_sequence(chunk, name), name=f"{chunk.name}/{name}")
     return col.finish()
 
 
@@ -424,12 +352,12 @@ def folder_manifest(root: str | os.PathLike, name: str = "custom") -> Dataset:
             continue
         frame_dir = seq_dir
         for sub in ("img", "frames", "images"):
-            if not _image_names(col.listing, frame_dir) and (seq_dir / sub).is_dir():
+            if not layouts.image_names(frame_dir, col.listing) and (seq_dir / sub).is_dir():
                 frame_dir = seq_dir / sub
-        frames = [str(frame_dir / f) for f in _image_names(col.listing, frame_dir)]
-        boxes = _read_boxes(gt)
-        flags = [(_read_flags(seq_dir / "visible.txt"), 1), (_read_flags(seq_dir / "absence.label"), 0),
-                 (_read_flags(seq_dir / "cover.label"), None)]
+        frames = [str(frame_dir / f) for f in layouts.image_names(frame_dir, col.listing)]
+        boxes = read_box_file(gt, strict=False)
+        flags = [(layouts.read_flags(seq_dir / name, strict=False), good)
+                 for name, good in (("visible.txt", 1), ("absence.label", 0), ("cover.label", None))]
         parts = [(f > 0) if good is None else (f == good) for f, good in flags if f is not None]
         reason = "missing_frames" if not frames and len(boxes) else None
         col.add(seq_dir.name, frames, boxes, parts, reason=reason)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.benchmarks import read_box_file
+from ..io.boxes import read_box_file
 from ..io.frames import PathLike
 
 __all__ = [

@@ -1,7 +1,9 @@
 """Frames in and out: frame sources (`frames`: files, folders, lists, generators, cameras -> RGB uint8),
-writers (`writers`: boxes drawn on frames, annotated videos, attention-map grids) and the browser-playable
-encoder they use (`encoding`: H.264 / VP9 through PyAV)."""
+writers (`writers`: boxes drawn on frames, annotated videos, attention-map grids), the browser-playable
+encoder they use (`encoding`: H.264 / VP9 through PyAV) and box files (`boxes`: one x,y,w,h per line)."""
 
+from .boxes import *  # noqa: F401,F403
+from .boxes import __all__ as _boxes_all
 from .encoding import *  # noqa: F401,F403
 from .encoding import __all__ as _encoding_all
 from .frames import *  # noqa: F401,F403
@@ -9,4 +11,4 @@ from .frames import __all__ as _frames_all
 from .writers import *  # noqa: F401,F403
 from .writers import __all__ as _writers_all
 
-__all__ = [*_encoding_all, *_frames_all, *_writers_all]
+__all__ = [*_boxes_all, *_encoding_all, *_frames_all, *_writers_all]
