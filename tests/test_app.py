@@ -230,3 +230,57 @@ def test_space_folder_installs_what_the_package_needs():
     assert re.search(r"^sdk: gradio$", metadata, re.M) and re.search(r"^app_file: app\.py$", metadata, re.M)
     assert needed - {"gradio"} <= {name(line) for line in lines}
     assert "from simtrack_hf.app import launch" in (space / "app.py").read_text()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_app_command_prints_its_address_and_no_share_advice(tiny_model_dir):
+    import subprocess
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "simtrack_cli", "app", "--model", tiny_model_dir, "--port",
+                               str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in server.stdout:  # until the app says where it serves
+            lines.append(line)
+            if "SimTrack app on" in line:
+                break
+    finally:
+        server.terminate()
+        lines += server.communicate(timeout=60)[0].splitlines()
+    output = "".join(lines)
+    assert f"SimTrack app on http://127.0.0.1:{port}/" in output, output[-2000:]
+    assert "share=True" not in output
+
+
+def test_page_guards_the_preview_of_files_the_browser_cannot_play(tiny_model_dir, tmp_path):
+    """The page carries the script that drops the preview's error event (no red "Video not playable" for an .avi),
+    and the status says the file is tracked all the same."""
+    import urllib.request
+
+    from simtrack_hf.app import launch
+
+    port = _free_port()
+    demo = launch(tiny_model_dir, port=port, host="127.0.0.1", block=False)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+            page = response.read().decode()
+        assert "HTMLVideoElement" in page and "#video-input" in page
+        load_video = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "load_video")
+        clip = tmp_path / "clip.avi"
+        writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (SIZE[1], SIZE[0]))
+        for _ in range(3):
+            writer.write(np.full((*SIZE, 3), 90, dtype=np.uint8))
+        writer.release()
+        status = load_video(str(clip), {})[-1]
+        assert "clip.avi: 128x96" in status and "cannot preview this file type; it is tracked all the same" in status
+        assert "cannot preview" not in load_video(moving_square_video(tmp_path / "clip.mp4"), {})[-1]
+    finally:
+        demo.close()

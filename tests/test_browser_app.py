@@ -133,6 +133,20 @@ def test_track_in_the_browser_and_play_the_result(space_url, browser, tmp_path):
     file_input().send_keys(str(not_video))
     wait.until(lambda b: "Cannot use this file: holiday.mp4 is not a video this app can read" in status())
     press("#video-input button[aria-label='Clear']")
+    avi = tmp_path / "clip.avi"  # a format the browser cannot preview: uploaded without a red notice
+    import cv2
+
+    reader, writer = cv2.VideoCapture(str(CLIP)), cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), 25,
+                                                                  (320, 240))
+    for _ in range(5):
+        writer.write(reader.read()[1])
+    reader.release()
+    writer.release()
+    file_input().send_keys(str(avi))
+    wait.until(lambda b: "tracked all the same" in status())
+    time.sleep(1)  # the preview's error event has fired by now
+    assert "Video not playable" not in browser.find_element(By.TAG_NAME, "body").text
+    press("#video-input button[aria-label='Clear']")
     file_input().send_keys(str(upload))
     image = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#first-frame img"))[0]
     wait.until(lambda b: "320x240" in status())

@@ -44,6 +44,16 @@ INTRO = """# SimTrack: single-object tracking
 Upload a video (or pick the example clip), **click two opposite corners of each target** on the first frame
 (the boxes appear in the table, where you can edit them), then press **Track**."""
 
+# A file the browser cannot preview (e.g. .avi) uploads and tracks all the same: the page drops the preview's error
+# event before Gradio turns it into a red "Video not playable" notice, and the status line says so instead.
+BROWSER_PLAYABLE = (".mp4", ".m4v", ".webm", ".ogg", ".ogv")
+HEAD = """<script>
+window.addEventListener("error", (event) => {
+  const video = event.target;
+  if (video instanceof HTMLVideoElement && video.closest("#video-input")) event.stopPropagation();
+}, true);
+</script>"""
+
 # System fonts only: the page loads nothing from other sites.
 THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
@@ -91,7 +101,10 @@ def build_app(
             f" Only the first {max_frames} frames will be tracked (the app's limit)."
             if info.num_frames and info.num_frames > max_frames else ""
         )
-        return draw_targets(info.first_frame, rows), rows, state, _text(info.describe()) + "." + note + limit
+        preview = ("" if Path(path).suffix.lower() in BROWSER_PLAYABLE else
+                   " Your browser cannot preview this file type; it is tracked all the same.")
+        return (draw_targets(info.first_frame, rows), rows, state,
+                _text(info.describe()) + "." + note + limit + preview)
 
     def add_corner(rows: Any, state: dict[str, Any], evt: gr.SelectData) -> tuple:
         """A click on the first frame: the first corner of a box, or the second one, which adds the box."""
@@ -291,8 +304,11 @@ def launch(
     else serves on 127.0.0.1:7860.
     """
     demo = build_app(default_model, device=device, max_frames=max_frames)
-    demo.queue(default_concurrency_limit=1).launch(
-        server_name=host, server_port=port, share=False, ssr_mode=False, theme=THEME, show_error=False,
-        allowed_paths=[str(EXAMPLES_DIR), str(demo.output_root)], prevent_thread_lock=not block, quiet=not block,
+    demo.queue(default_concurrency_limit=1).launch(  # quiet: no "set share=True" advice for a local app
+        server_name=host, server_port=port, share=False, ssr_mode=False, theme=THEME, show_error=False, head=HEAD,
+        allowed_paths=[str(EXAMPLES_DIR), str(demo.output_root)], prevent_thread_lock=True, quiet=True,
     )
+    if block:
+        print(f"SimTrack app on {demo.local_url} (Ctrl+C to stop)", flush=True)
+        demo.block_thread()
     return demo
