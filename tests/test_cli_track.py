@@ -131,5 +131,6 @@ def test_track_and_demo_run_on_a_base_install(tmp_path, model_folder):
         result = subprocess.run([sys.executable, "-c", BASE_INSTALL, *argv], capture_output=True, text=True,
                                 timeout=300, cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
+        assert "Loading weights" not in result.stderr and "Loading weights" not in result.stdout
     assert (tmp_path / "boxes.txt").read_text().count("\n") == len(clip.ground_truth)
     assert (tmp_path / "demo" / "demo_boxes.txt").is_file()

@@ -181,3 +181,14 @@ def test_unsupported_quantization_is_refused(exported, tmp_path, capsys):
               "--quantize", "int4"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'int4'" in capsys.readouterr().err
+
+
+def test_export_defaults_to_the_default_model_like_track(tmp_path, capsys):
+    from simtrack_hf import DEFAULT_MODEL
+    from simtrack_hf.commands import main
+
+    main(["export-onnx", "--output", str(tmp_path / "default")])
+    assert "batch 1: max |boxes diff|" in capsys.readouterr().out
+    exported = json.loads((tmp_path / "default" / "config.json").read_text())
+    shipped = json.loads(open(f"{DEFAULT_MODEL}/config.json").read())
+    assert exported["hidden_size"] == shipped["hidden_size"]

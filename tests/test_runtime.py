@@ -95,10 +95,14 @@ def test_dtype_without_native_bf16(no_native_bf16):
 
 
 def test_auto_dtype_follows_the_measurement(native_bf16, monkeypatch):
-    config = tiny_config()
+    config = tiny_config(hidden_size=runtime.BF16_MIN_HIDDEN_SIZE)
     assert runtime.resolve_dtype("bf16", "cpu") == torch.bfloat16
     monkeypatch.setattr(runtime, "_bf16_is_faster", lambda *shape: True)
     assert runtime.resolve_dtype("auto", "cpu", config) == torch.bfloat16
+    from simtrack_hf import DEFAULT_MODEL, SimTrackConfig
+
+    small = SimTrackConfig.from_pretrained(DEFAULT_MODEL)  # width 128: measured slower in bf16 end to end
+    assert runtime.resolve_dtype("auto", "cpu", small) == torch.float32
     monkeypatch.setattr(runtime, "_bf16_is_faster", lambda *shape: False)
     assert runtime.resolve_dtype("auto", "cpu", config) == torch.float32
     assert runtime.resolve_dtype("auto", "cpu") == torch.float32  # no model shape to measure: float32
@@ -138,6 +142,7 @@ def test_tracker_auto_dtype_with_native_bf16(model_folder, native_bf16, monkeypa
     from simtrack_hf import SimTrackTracker
 
     monkeypatch.setattr(runtime, "_bf16_is_faster", lambda *shape: True)
+    monkeypatch.setattr(runtime, "BF16_MIN_HIDDEN_SIZE", tiny_config().hidden_size)
     tracker = SimTrackTracker.from_pretrained(model_folder, torch_dtype="auto")
     assert tracker.dtype == torch.bfloat16 and next(tracker.model.parameters()).dtype == torch.bfloat16
 

@@ -109,8 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
     try:
+        from transformers.utils import logging as transformers_logging
+
         from simtrack_hf.inference.runtime import set_threads
 
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar for a 4 MB model
         set_threads(args.threads)
         args.func(args)
     except USER_ERRORS as error:

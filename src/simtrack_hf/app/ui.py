@@ -303,6 +303,9 @@ def launch(
     Without ``host`` / ``port`` Gradio reads ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (set on a Space),
     else serves on 127.0.0.1:7860.
     """
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar on each model load
     demo = build_app(default_model, device=device, max_frames=max_frames)
     demo.queue(default_concurrency_limit=1).launch(  # quiet: no "set share=True" advice for a local app
         server_name=host, server_port=port, share=False, ssr_mode=False, theme=THEME, show_error=False, head=HEAD,

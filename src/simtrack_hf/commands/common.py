@@ -90,8 +90,9 @@ def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
     from ..inference.runtime import DTYPE_CHOICES
 
     parser.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES,
-                        help="inference dtype (default float32; auto = bfloat16 on CPUs with native bf16 when "
-                             "measured faster, float16 on CUDA; the corner soft-argmax stays float32)")
+                        help="inference dtype (default float32; auto = bfloat16 on CPUs with native bf16 for models "
+                             "at least 768 wide when measured faster, float16 on CUDA, else float32; the corner "
+                             "soft-argmax stays float32)")
 
 
 def parse_tracking_options(text: str) -> dict:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
+from ..loading import DEFAULT_MODEL
 from ..tools.export import QUANTIZATION_METHODS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="save_pretrained folder or Hub repo to export")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", default=DEFAULT_MODEL,
+                        help="save_pretrained folder or Hub repo to export (default: the shipped default model)")
     source.add_argument("--variant", choices=sorted(SIMTRACK_VARIANTS),
                         help="export a randomly initialised variant instead (for speed tests)")
     parser.add_argument("--output", required=True, help="folder for model.onnx, model.onnx.data and the configs")
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> None:
     from ..tools.export import export_onnx, onnx_parity
 
     processor = None
-    if args.model:
+    if args.variant is None:
         model = load_pretrained(args.model)
         try:
             processor = SimTrackImageProcessor.from_pretrained(args.model)

@@ -35,7 +35,7 @@ DTYPE_NAMES = {
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 """What `--dtype` accepts (`resolve_dtype` also takes the short names fp32 / bf16 / fp16 and torch dtypes)."""
 
-__all__ = ["DTYPE_CHOICES", "ORT_SPINNING_ENV", "THREADS_ENV", "bf16_is_faster", "cpu_flags", "env_threads",
+__all__ = ["BF16_MIN_HIDDEN_SIZE", "DTYPE_CHOICES", "ORT_SPINNING_ENV", "THREADS_ENV", "bf16_is_faster", "cpu_flags", "env_threads",
            "has_native_bf16", "matmul_gflops", "ort_session_options", "resolve_dtype", "set_threads", "time_ms"]
 
 
@@ -131,10 +131,16 @@ def _bf16_is_faster(m: int, k: int, n: int, threads: int) -> bool:
     return bf16 > 1.2 * fp32
 
 
+BF16_MIN_HIDDEN_SIZE = 768
+"""The narrowest model `dtype="auto"` runs in bf16 on a CPU: Sim-B/16 (width 768) measured 1.5-2.0x faster in bf16,
+the default model (width 128) 0.83x (casts and small ops outweigh its small matmuls; README, "Speed")."""
+
+
 def bf16_is_faster(config: SimTrackConfig, batch: int = 1) -> bool:
-    """Whether a CPU matmul of the model's MLP shape (`batch` x tokens, hidden, intermediate) runs > 1.2x faster
-    in bf16 than fp32 here (measured once per shape and thread count, ~10 ms; False without native bf16)."""
-    if not has_native_bf16():
+    """Whether bf16 should run this model faster on this CPU: native bf16, a width of at least
+    `BF16_MIN_HIDDEN_SIZE`, and a matmul of the model's MLP shape (`batch` x tokens, hidden, intermediate) > 1.2x
+    faster in bf16 than fp32 here (measured once per shape and thread count, ~10 ms)."""
+    if not has_native_bf16() or config.hidden_size < BF16_MIN_HIDDEN_SIZE:
         return False
     return _bf16_is_faster(batch * config.num_tokens, config.hidden_size, config.intermediate_size,
                            torch.get_num_threads())
@@ -144,7 +150,8 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: str | torch.device | 
                   config: SimTrackConfig | None = None) -> torch.dtype | None:
     """`dtype` ("auto", a name such as "bf16", a torch dtype, or None = keep the model's) -> a torch dtype or None.
 
-    "auto": CUDA float16; CPU bfloat16 when `has_native_bf16` and `bf16_is_faster(config)`, else float32.
+    "auto": CUDA float16; CPU bfloat16 when `bf16_is_faster(config)` (native bf16, a wide enough model, a faster
+    matmul), else float32.
     Raises ValueError for bf16 on a CPU without native bf16 and for fp16 on a CPU.
     """
     if dtype is None:
