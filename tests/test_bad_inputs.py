@@ -27,6 +27,7 @@ import torch
 from conftest import tiny_config
 
 from PIL import Image
+from safetensors.torch import load_file, save_file
 
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker, TrackingOptions
 from simtrack_hf.commands import main
@@ -88,6 +89,9 @@ def world(tmp_path_factory) -> Path:
     _edited_copy(root / "model", root / "threshold_text", "config.json", tracking_options={"lost_threshold": "0.3"})
     _edited_copy(root / "model", root / "options_list", "config.json", tracking_options=[0.3, 1.1])
     _edited_copy(root / "model", root / "width_1e9", "config.json", hidden_size=10**9, num_attention_heads=1)
+    shutil.copytree(root / "model", root / "int32")
+    weights = root / "int32" / "model.safetensors"
+    save_file({k: (v * 100).to(torch.int32) for k, v in load_file(weights).items()}, weights)
     (root / "truncated").mkdir()
     shutil.copy(root / "model" / "config.json", root / "truncated")
     (root / "truncated" / "model.safetensors").write_bytes((root / "model" / "model.safetensors").read_bytes()[:200])
@@ -225,6 +229,8 @@ ROWS = [
     Row("other sizes, same names", lambda w: load_pretrained((w / "wide_in_narrow")), ValueError, "mismatched_keys"),
     Row("truncated model.safetensors", lambda w: load_pretrained((w / "truncated")), ValueError,
         r"truncated[/\\]model.safetensors is not readable safetensors"),
+    Row("int32 model.safetensors", lambda w: load_pretrained(w / "int32"), ValueError,
+        r"model.safetensors holds I32 tensors where the model has torch.float32 ones \(97 of 105"),
     Row("weights without config.json", lambda w: load_pretrained((w / "no_config")), ValueError, "has no config.json"),
     Row("nonexistent local folder", lambda w: load_pretrained(w / "missing" / "model"), FileNotFoundError,
         "model folder not found"),
@@ -329,6 +335,8 @@ ROWS = [
     Row("track --model with hidden_size 1e9", cli(
         "track", "{root}/frames", "--box", "1,1,9,9", "--model", "{root}/width_1e9"), CLI,
         "hidden_size=1000000000 is beyond any real model"),
+    Row("track --model of int32 weights", cli("track", "{root}/frames", "--box", "1,1,9,9", "--model", "{root}/int32"),
+        CLI, "holds I32 tensors where the model has torch.float32 ones"),
     Row("track a box outside the video", cli("track", "{root}/frames", "--box", "500,500,9,9", "--model",
                                              "{root}/model"), CLI, "frame 0: Box 0 .* fully outside"),
     Row("evaluate --name ../../x", cli("evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot", "--name",
@@ -418,6 +426,29 @@ def test_track_keeps_what_it_tracked_before_a_corrupt_frame(world, tmp_path, cap
     assert "frame 5: could not read image file" in error and "00000006.jpg" in error
     assert f"the 5 frames tracked before it are in {results}" in error
     assert len(read_results(results)) == 5
+
+
+@pytest.mark.parametrize("backend, weights", [("torch", "model.safetensors"), ("onnxruntime", "model.onnx.data")])
+@pytest.mark.parametrize("change", ["overwritten", "truncated"])
+def test_a_weights_file_changed_after_loading_touches_no_tracker(tmp_path, backend, weights, change):
+    torch.manual_seed(0)
+    model = SimTrackModel(tiny_config()).eval()
+    if backend == "torch":
+        model.save_pretrained(tmp_path)
+    else:
+        export_onnx(model, tmp_path)
+    tracker = SimTrackTracker.from_pretrained(tmp_path, backend=backend)
+    tracker.init(FRAME, [20, 20, 16, 16])
+    before = tracker.track(FRAME).boxes
+    file, size = tmp_path / weights, (tmp_path / weights).stat().st_size
+    with open(file, "r+b") as handle:  # in place, as a copy over the file or a full disk would
+        if change == "truncated":
+            handle.truncate(100)  # memory-mapped weights: SIGBUS, the process dies without a word
+        else:
+            handle.seek(size // 2)
+            handle.write(np.random.default_rng(0).bytes(size - size // 2))
+    tracker.init(FRAME, [20, 20, 16, 16])
+    assert np.array_equal(tracker.track(FRAME).boxes, before)
 
 
 def test_ignore_mismatched_sizes_keeps_its_transformers_meaning(world):

@@ -89,9 +89,9 @@ def load_pretrained(path_or_repo: str | os.PathLike, ignore_mismatched_sizes: bo
                              "converted with `simtrack convert`)")
     elif not _is_hub_id(text):
         raise FileNotFoundError(f"model folder not found: {text}")
-    try:
+    try:  # weights read into memory (not memory-mapped): a file changed or truncated later cannot touch the model
         model, info = SimTrackModel.from_pretrained(
-            path_or_repo, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+            path_or_repo, output_loading_info=True, ignore_mismatched_sizes=True, disable_mmap=True, **kwargs
         )
     except SafetensorError as error:
         weights = os.path.join(text, "model.safetensors")
@@ -107,7 +107,37 @@ def load_pretrained(path_or_repo: str | os.PathLike, ignore_mismatched_sizes: bo
     if problems:
         details = "; ".join(f"{k} ({len(v)}): {sorted(map(str, v))[:8]}" for k, v in problems.items())
         raise ValueError(f"{text}: checkpoint does not match its SimTrackConfig (wrong variant?): {details}")
+    _check_dtype_kinds(model, text)
     return model
+
+
+def _safetensors_dtypes(file: str | os.PathLike) -> dict[str, str]:
+    """Tensor name -> safetensors dtype ("F32", "I32", ...) from a file's header (no tensor is read)."""
+    with open(file, "rb") as handle:
+        header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+    return {name: entry["dtype"] for name, entry in header.items() if name != "__metadata__"}
+
+
+def _check_dtype_kinds(model: SimTrackModel, path_or_repo: str) -> None:
+    """Raise `ValueError` when a stored tensor is integer where the model's is floating point (or the reverse):
+    such weights load by a silent cast and track garbage."""
+    if os.path.isdir(path_or_repo):
+        files = sorted(Path(path_or_repo).glob("*.safetensors"))
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(path_or_repo, "model.safetensors")
+        files = [cached] if isinstance(cached, str) else []
+    state = model.state_dict()
+    for file in files:
+        dtypes = _safetensors_dtypes(file)
+        wrong = sorted(k for k, dtype in dtypes.items()
+                       if k in state and state[k].is_floating_point() != dtype.startswith(("F", "BF")))
+        if wrong:
+            raise ValueError(
+                f"{file} holds {dtypes[wrong[0]]} tensors where the model has {state[wrong[0]].dtype} ones ("
+                f"{len(wrong)} of {len(dtypes)}, e.g. {wrong[0]}): not SimTrack weights (a cast would track garbage)"
+            )
 
 
 def load_model(path: str | os.PathLike, config: SimTrackConfig | None = None,

@@ -82,7 +82,13 @@ class OnnxSimTrackRunner:
             available = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+            # Read into memory, not memory-mapped: a file changed or truncated on disk later cannot change the
+            # weights of this session or kill the process (SIGBUS).
+            data = self.path.with_name(self.path.name + ".data")
+            if data.is_file():
+                contents = data.read_bytes()
+                options.add_external_initializers_from_files_in_memory([data.name], [contents], [len(contents)])
+            self.session = ort.InferenceSession(self.path.read_bytes(), options, providers=providers)
         except Exception as error:  # ORT's own classes (Fail, InvalidProtobuf, ...), messages without the path
             reason = str(error).rsplit(" : ", 1)[-1].strip()
             raise ValueError(f"ONNX Runtime cannot load {self.path} (truncated or missing {self.path.name}.data? "
