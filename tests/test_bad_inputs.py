@@ -379,6 +379,15 @@ ROWS = [
     Row("data spec without a path", lambda w: parse_sources("got10k"), ValueError, "expected KIND:PATH"),
     Row("data spec of an unknown kind", lambda w: parse_sources("imagenet:/x"), ValueError, "imagenet"),
     Row("data spec with ratio 0", lambda w: parse_sources("got10k:/x:0"), ValueError, "ratio must be positive"),
+    Row("train --data with a split LaSOT lacks", cli(
+        "train", "--data", "lasot:{root}/lasot:test", "--output_dir", "{root}/run", "--variant", "tiny",
+        "--use_cpu", "true", "--report_to", "none"), CLI, r"lasot has no split 'test' \(choices: train\)"),
+    Row("train --data with an unknown kind", cli(
+        "train", "--data", "lasott:{root}/lasot", "--output_dir", "{root}/run", "--variant", "tiny",
+        "--use_cpu", "true", "--report_to", "none"), CLI, "unknown dataset kind 'lasott'; choices: coco, folder"),
+    Row("train --data split indices beyond the folder", cli(
+        "train", "--data", "got10k:{root}/lasot:vottrain", "--output_dir", "{root}/run", "--variant", "tiny",
+        "--use_cpu", "true", "--report_to", "none"), CLI, r"split vottrain indexes sequence 9331 \(0-based\) but"),
 ]
 
 

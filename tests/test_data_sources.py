@@ -246,3 +246,111 @@ def test_parse_and_load_sources(tmp_path):
     assert list(out) == ["got10k", "folder"] and len(out["got10k"]) == 2 and len(out["folder"]) == 2
     both = concatenate_manifests(out)
     assert len(both) == 4 and set(both["dataset"]) == {"got10k", "custom"}
+
+
+def _lasot_sequence(root: Path, name: str, frames: int = 2) -> None:
+    seq = root / name.rsplit("-", 1)[0] / name
+    _jpgs(seq / "img", [f"{j:08d}.jpg" for j in range(1, frames + 1)])
+    _gt(seq / "groundtruth.txt", frames)
+    (seq / "full_occlusion.txt").write_text(",".join("0" * frames))
+    (seq / "out_of_view.txt").write_text(",".join("0" * frames))
+
+
+def test_data_entries_name_their_split(tmp_path):
+    specs = parse_sources("got10k:/g:vottrain,lasot:/l:train:2,got10k_vottrain:/h,lasot:/m,got10k:/k:train:0.5")
+    assert [(s.kind, s.root, s.split, s.ratio) for s in specs] == [
+        ("got10k", "/g", "vottrain", 1.0), ("lasot", "/l", "train", 2.0), ("got10k", "/h", "vottrain", 1.0),
+        ("lasot", "/m", None, 1.0), ("got10k", "/k", "train", 0.5)]
+    for bad, message in (("lasot:/l:test", r"'lasot:/l:test': lasot has no split 'test' \(choices: train\)"),
+                         ("got10k:/g:vot", r"got10k has no split 'vot' \(choices: train, vottrain, votval\)"),
+                         ("lasott:/l", r"'lasott:/l': unknown dataset kind 'lasott'; choices: coco, folder")):
+        with pytest.raises(ValueError, match=message):
+            parse_sources(f"got10k:/g,{bad}")
+
+
+def test_lasot_default_split_leaves_the_test_set_out_and_reports_it(tmp_path, caplog):
+    from simtrack_hf.data.splits import read_split_file
+
+    train = read_split_file("lasot_train_split.txt")
+    root = tmp_path / "lasot"
+    for name in (*train[:3], "airplane-1", "cat-3"):  # airplane-1 and cat-3 are LaSOT test sequences
+        _lasot_sequence(root, name)
+    with caplog.at_level("INFO", logger=sources.__name__):
+        out = load_sources(f"lasot:{root}", cache_dir=tmp_path / "cache")
+    assert sorted(out["lasot"]["sequence"]) == sorted(train[:3])
+    line = next(r for r in caplog.records if r.getMessage().startswith("lasot (split train"))
+    assert line.levelname == "WARNING"  # the split names 1117 sequences the folder lacks
+    assert line.getMessage() == (
+        f"lasot (split train (the default)) from {root}: kept 3 of 5; dropped not_in_split=2; 1117 sequences of "
+        f"the split are missing from the folder ({', '.join(train[3:8])}, ...)")
+    caplog.clear()
+    with caplog.at_level("INFO", logger=sources.__name__):  # from the cache: the same line
+        load_sources(f"lasot:{root}:train", cache_dir=tmp_path / "cache")
+    assert "split train) from" in caplog.records[-1].getMessage() and "kept 3 of 5" in caplog.records[-1].getMessage()
+
+
+def test_every_entry_is_checked_before_any_source_is_read(tmp_path):
+    write_got10k_dataset(tmp_path / "got", num_sequences=2, num_frames=4, size=(32, 32), seed=0)
+    with pytest.raises(ValueError, match=r"'got10k:.*:vottrain': split vottrain indexes sequence 9331 .* holds 2"):
+        load_sources(f"got10k:{tmp_path / 'got'},got10k:{tmp_path / 'got'}:vottrain", cache_dir=tmp_path / "c")
+    assert not (tmp_path / "c").exists()  # the first, valid, source was not built either
+
+
+@pytest.mark.slow
+def test_paper_command_trains_no_lasot_test_and_only_vottrain_got10k(tmp_path):
+    """The README's paper command on a folder with the full download layout (every LaSOT sequence, the 280 test
+    ones included; all 9335 GOT-10k train/ sequences; TrackingNet TRAIN_0 and TEST; COCO train2017 and val2017),
+    one frame each: its training data holds the 1120 LaSOT training sequences and exactly GOT10K_vottrain."""
+    import os
+    import re
+
+    from simtrack_hf.data.splits import read_split_file
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    spec = re.search(r"scripts/train\.py \\\n    --variant sim-b16 .*?--data (\S+)", readme, re.S).group(1)
+    frame = tmp_path / "frame.jpg"
+    Image.new("RGB", (W, H)).save(frame)
+
+    def sequence(folder: Path, frame_dir: str = "", **labels: str) -> None:
+        """One sequence of one (hard-linked) frame, `groundtruth.txt` and the label files."""
+        (folder / frame_dir).mkdir(parents=True)
+        os.link(frame, folder / frame_dir / "00000001.jpg")
+        for name, text in {"groundtruth.txt": "1,2,5,4\n", **labels}.items():
+            (folder / name).write_text(text)
+
+    train = read_split_file("lasot_train_split.txt")
+    classes = sorted({name.rsplit("-", 1)[0] for name in train})
+    test = sorted({f"{c}-{k}" for c in classes for k in range(1, 21)} - set(train))  # the rest of the download
+    lasot = tmp_path / "lasot"
+    for name in train + test:
+        sequence(lasot / name.rsplit("-", 1)[0] / name, "img", **{"full_occlusion.txt": "0", "out_of_view.txt": "0"})
+    got10k = tmp_path / "got10k"
+    all_got = [f"GOT-10k_Train_{i:06d}" for i in range(1, 9336)]
+    for name in all_got:
+        sequence(got10k / "train" / name, **{"absence.label": "0\n", "cover.label": "8\n"})
+    (got10k / "train" / "list.txt").write_text("\n".join(all_got) + "\n")
+    sequence(got10k / "val" / "GOT-10k_Val_000001", **{"absence.label": "0\n", "cover.label": "8\n"})
+    trackingnet = tmp_path / "trackingnet"
+    for chunk in ("TRAIN_0", "TEST"):
+        (trackingnet / chunk / "anno").mkdir(parents=True)
+        (trackingnet / chunk / "anno" / f"{chunk}_a.txt").write_text("1,2,5,4\n")
+        (trackingnet / chunk / "frames" / f"{chunk}_a").mkdir(parents=True)
+        os.link(frame, trackingnet / chunk / "frames" / f"{chunk}_a" / "0.jpg")
+    coco = tmp_path / "coco"
+    for split in ("train2017", "val2017"):
+        (coco / "annotations").mkdir(parents=True, exist_ok=True)
+        (coco / split).mkdir()
+        os.link(frame, coco / split / "1.jpg")
+        (coco / "annotations" / f"instances_{split}.json").write_text(json.dumps({
+            "images": [{"id": 1, "file_name": "1.jpg", "width": W, "height": H}],
+            "annotations": [{"id": 7 if split == "train2017" else 8, "image_id": 1, "bbox": [1, 2, 5, 4],
+                             "iscrowd": 0}]}))
+    for source, folder in (("got10k", got10k), ("lasot", lasot), ("coco", coco), ("trackingnet", trackingnet)):
+        spec = spec.replace(f"/data/{source}", str(folder))
+    assert spec.count(str(tmp_path)) == 4
+
+    out = load_sources(spec, cache_dir=tmp_path / "cache")
+    assert len(set(test)) == 280 and sorted(out["lasot"]["sequence"]) == sorted(train)  # no test sequence
+    vottrain = {all_got[int(i)] for i in read_split_file("got10k_vot_train_split.txt")}
+    assert len(out["got10k"]) == 7086 and set(out["got10k"]["sequence"]) == vottrain  # nothing else of GOT-10k
+    assert out["trackingnet"]["sequence"] == ["TRAIN_0/TRAIN_0_a"] and out["coco"]["sequence"] == ["7"]

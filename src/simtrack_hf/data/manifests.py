@@ -25,8 +25,9 @@ Bad sequences (no ground truth, missing frames, box/frame or label count mismatc
 all boxes NaN, unreadable first frame) are dropped and reported in ONE
 :class:`ManifestWarning` with counts per reason; a missing root raises ``FileNotFoundError``.
 
-:func:`build_manifest` caches manifests with ``save_to_disk``; :func:`load_sources` parses a
-``--data`` string such as ``"got10k:/data/got10k,lasot:/data/lasot:2"``.
+:func:`build_manifest` caches manifests with ``save_to_disk`` (the drop counts travel in the manifest's
+``info.description``); :func:`load_sources` parses a ``--data`` string such as
+``"got10k:/data/got10k:vottrain,lasot:/data/lasot:train:2"``, with the splits of `simtrack_hf.data.splits`.
 """
 
 from __future__ import annotations
@@ -53,16 +54,19 @@ from ..io.boxes import read_box_file
 from ..io.frames import IMAGE_EXTENSIONS, image_size, natural_sort_key
 from . import layouts
 from .cache import user_cache_dir
+from .splits import SplitSelection, check_split, select_split
 
 __all__ = [
     "BUILDERS",
     "DataSource",
     "MANIFEST_FEATURES",
     "ManifestWarning",
+    "build_counts",
     "build_manifest",
     "coco_manifest",
     "concatenate_manifests",
     "default_cache_dir",
+    "describe_source",
     "folder_manifest",
     "got10k_manifest",
     "lasot_manifest",
@@ -210,14 +214,25 @@ class _Collector:
         return row
 
     def finish(self) -> Dataset:
-        """The manifest; ValueError (with the drop reasons) when no sequence is usable."""
+        """The manifest, its drop counts as JSON in ``info.description`` (`build_counts`); ValueError (with the
+        drop reasons) when no sequence is usable."""
         _report(self.dataset, self.total, self.dropped, self.notes)
         if not self.rows and not self.parts:
             reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.dropped.items())) or "no sequences found"
             raise ValueError(f"{self.dataset}: no usable sequence ({reasons})")
         if self.rows or not self.parts:
             self.parts.append(_to_dataset(self.rows))
-        return self.parts[0] if len(self.parts) == 1 else concatenate_datasets(self.parts)
+        ds = self.parts[0] if len(self.parts) == 1 else concatenate_datasets(self.parts)
+        ds.info.description = json.dumps({"total": self.total, "dropped": dict(self.dropped)})
+        return ds
+
+
+def build_counts(ds: Dataset) -> dict[str, Any]:
+    """``{"total": sequences read, "dropped": {reason: count}}`` of a built manifest ({} when unknown)."""
+    try:
+        return json.loads(ds.info.description or "{}")
+    except ValueError:
+        return {}
 
 
 def validate_manifest(ds: Dataset, check_files: bool = True, name: str | None = None) -> Dataset:
@@ -373,14 +388,16 @@ BUILDERS: dict[str, Callable[..., Dataset]] = {
 }
 _ALIASES = {"got-10k": "got10k", "got10k_vottrain": "got10k", "coco17": "coco", "coco2017": "coco",
             "custom": "folder", "tnet": "trackingnet"}
+_ALIAS_SPLITS = {"got10k_vottrain": "vottrain"}  # the split an alias names when the entry names none
 
 
-def _canonical_kind(kind: str) -> str:
+def _canonical_kind(kind: str, entry: str | None = None) -> str:
     k = kind.strip().lower()
     k = _ALIASES.get(k, k)
     if k not in BUILDERS:
-        raise ValueError(f"unknown dataset kind {kind!r}; expected one of {sorted(BUILDERS)} "
-                         f"or aliases {sorted(_ALIASES)}")
+        where = f"--data entry {entry!r}: " if entry else ""
+        raise ValueError(f"{where}unknown dataset kind {kind!r}; choices: {', '.join(sorted(BUILDERS))} "
+                         f"(aliases {', '.join(sorted(_ALIASES))})")
     return k
 
 
@@ -465,41 +482,52 @@ def build_manifest(kind: str, root: str | os.PathLike, cache_dir: str | os.PathL
 
 @dataclass(frozen=True)
 class DataSource:
-    """One entry of a ``--data`` string: builder ``kind``, ``root`` folder, sampling ``ratio``
-    and a unique ``name`` (the kind, suffixed ``_2``, ``_3``... when repeated)."""
+    """One entry of a ``--data`` string: builder ``kind``, ``root`` folder, sampling ``ratio``, a unique ``name``
+    (the kind, suffixed ``_2``, ``_3``... when repeated), the ``split`` named (None: the source's default, see
+    `simtrack_hf.data.splits`) and the ``entry`` text (for messages)."""
 
     kind: str
     root: str
     ratio: float = 1.0
     name: str = ""
+    split: str | None = None
+    entry: str = ""
 
 
 def parse_sources(spec: str) -> list[DataSource]:
-    """Parse ``"KIND:PATH[:RATIO],KIND:PATH[:RATIO],..."``.
+    """Parse ``"KIND:PATH[:SPLIT][:RATIO],..."``, checking kinds and splits (no file is read).
 
-    KIND is one of :data:`BUILDERS` (or an alias such as ``coco17``, ``custom``); PATH is
-    everything after the first colon, minus a trailing ``:RATIO`` that parses as a positive
-    number (default 1). Example: ``"got10k:/data/got10k,lasot:/data/lasot:2"`` samples LaSOT
-    twice as often. Paths may not contain commas.
+    KIND is one of :data:`BUILDERS` (or an alias such as ``coco17``, ``custom``; ``got10k_vottrain`` names split
+    vottrain); PATH is everything after the first colon, minus a trailing ``:RATIO`` that parses as a positive
+    number (default 1) and a trailing ``:SPLIT``, a plain word (``train``, ``vottrain``, ``votval``...: the
+    choices of `simtrack_hf.data.splits.SPLITS`). Example: ``"got10k:/data/got10k:vottrain,lasot:/data/lasot:2"``
+    takes GOT-10k's vottrain split and samples LaSOT (its default train split) twice as often. Paths may not
+    contain commas nor end in ``:WORD``. An unknown kind or split raises `ValueError` naming the entry and the
+    choices.
     """
     sources: list[DataSource] = []
     seen: Counter = Counter()
     for entry in (e.strip() for e in spec.split(",")):
         if not entry:
             continue
-        kind, sep, rest = entry.partition(":")
+        kind_text, sep, rest = entry.partition(":")
         if not sep or not rest:
-            raise ValueError(f"bad data source {entry!r}; expected KIND:PATH[:RATIO]")
-        kind = _canonical_kind(kind)
+            raise ValueError(f"bad data source {entry!r}; expected KIND:PATH[:SPLIT][:RATIO]")
+        kind = _canonical_kind(kind_text, entry)
         ratio = 1.0
         head, sep, tail = rest.rpartition(":")
         if sep and head and re.fullmatch(r"\d+(\.\d*)?|\.\d+", tail.strip()):
             rest, ratio = head, float(tail)
             if ratio <= 0:
                 raise ValueError(f"ratio must be positive in {entry!r}")
+        split = _ALIAS_SPLITS.get(kind_text.strip().lower())
+        head, sep, tail = rest.rpartition(":")
+        if sep and head and re.fullmatch(r"[A-Za-z]\w*", tail.strip()):
+            rest, split = head, tail.strip()
+        check_split(kind, split, entry)
         seen[kind] += 1
         name = kind if seen[kind] == 1 else f"{kind}_{seen[kind]}"
-        sources.append(DataSource(kind, rest, ratio, name))
+        sources.append(DataSource(kind, rest, ratio, name, split, entry))
     if not sources:
         raise ValueError(f"no data sources in {spec!r}")
     return sources
@@ -511,19 +539,37 @@ def source_ratios(spec: str | Sequence[DataSource]) -> dict[str, float]:
     return {s.name: s.ratio for s in sources}
 
 
+def describe_source(source: DataSource, selection: SplitSelection, manifest: Dataset) -> str:
+    """The line that says what a source gives: its split, sequences kept of those found, dropped by reason
+    (``not_in_split`` and the builder's reasons) and the split's sequences the folder lacks."""
+    counts = build_counts(manifest)
+    dropped = Counter({"not_in_split": selection.not_in_split}) + Counter(counts.get("dropped", {}))
+    found = selection.in_folder if selection.in_folder is not None else counts.get("total", len(manifest))
+    line = f"{source.name} ({selection.describe()}) from {source.root}: kept {len(manifest)} of {found}"
+    line += "; dropped " + (", ".join(f"{k}={v}" for k, v in sorted(dropped.items())) if dropped else "none")
+    if selection.missing:
+        shown = ", ".join(selection.missing[:5]) + (", ..." if len(selection.missing) > 5 else "")
+        line += f"; {len(selection.missing)} sequences of the split are missing from the folder ({shown})"
+    return line
+
+
 def load_sources(spec: str | Sequence[DataSource], cache_dir: str | os.PathLike | None = None,
                  rebuild: bool = False, builder_kwargs: Mapping[str, Mapping[str, Any]] | None = None
                  ) -> dict[str, Dataset]:
     """``{name: manifest}`` for a ``--data`` string (syntax in :func:`parse_sources`), each
-    built through the cache of :func:`build_manifest`. ``builder_kwargs`` maps a source name
-    or kind to extra builder arguments, e.g. ``{"got10k": {"split": "val"}}``. Ratios come
-    from :func:`source_ratios`."""
+    built through the cache of :func:`build_manifest` from the sequences of its split. Every entry's folder and
+    split are checked (from folder listings) before any source is read; each source then logs the line of
+    :func:`describe_source` (a warning when the split names sequences the folder lacks). ``builder_kwargs`` maps a
+    source name or kind to extra builder arguments. Ratios come from :func:`source_ratios`."""
     sources = parse_sources(spec) if isinstance(spec, str) else list(spec)
     builder_kwargs = builder_kwargs or {}
+    selections = [select_split(s.kind, _require_dir(s.root), s.split, s.entry or s.name) for s in sources]
     out: dict[str, Dataset] = {}
-    for s in sources:
-        kw = dict(builder_kwargs.get(s.name, builder_kwargs.get(s.kind, {})))
+    for s, selection in zip(sources, selections):
+        kw = {**selection.builder_kwargs, **builder_kwargs.get(s.name, builder_kwargs.get(s.kind, {}))}
         out[s.name] = build_manifest(s.kind, s.root, cache_dir=cache_dir, rebuild=rebuild, **kw)
+        logger.log(logging.WARNING if selection.missing else logging.INFO,
+                   describe_source(s, selection, out[s.name]))
     return out
 
 

@@ -48,7 +48,9 @@ class SimTrackArguments:
         metadata={"help": "CLIP vision folder, SimTrack save_pretrained folder, or original .pth checkpoint."},
     )
     data: str | None = field(
-        default=None, metadata={"help": "KIND:PATH[:RATIO],... e.g. got10k:/data/got10k,lasot:/data/lasot:2"}
+        default=None, metadata={"help": "KIND:PATH[:SPLIT][:RATIO],... e.g. got10k:/data/got10k:vottrain,"
+                                        "lasot:/data/lasot:train:2 (LaSOT: train split by default; GOT-10k: "
+                                        "train = all of train/, vottrain, votval)"}
     )
     samples_per_epoch: int = field(default=60000, metadata={"help": "Pairs per epoch."})
     max_gap: int = field(default=200, metadata={"help": "Initial template-search frame gap (MAX_SAMPLE_INTERVAL)."})
