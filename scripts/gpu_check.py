@@ -19,6 +19,7 @@ a measurement); `--no-compile` leaves out the compiled rows (their first call co
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import tempfile
 import time
@@ -110,9 +111,10 @@ def training_row(config: SimTrackConfig, device: torch.device, batch: int, steps
 
 
 def tracker_boxes(model: SimTrackModel, device: str, dtype: torch.dtype, frames: int) -> np.ndarray:
-    """(frames, 1, 4) tracker boxes on `moving_frames`, the tracker re-initialised on the first frame each time."""
-    tracker = SimTrackTracker(model, SimTrackImageProcessor.from_model_config(model.config), device=device,
-                              torch_dtype=dtype)
+    """(frames, 1, 4) tracker boxes on `moving_frames`, the tracker re-initialised on the first frame each time
+    (on a copy of `model`: the tracker moves and casts its model)."""
+    tracker = SimTrackTracker(copy.deepcopy(model), SimTrackImageProcessor.from_model_config(model.config),
+                              device=device, torch_dtype=dtype)
     frame, boxes = synthetic_frame(), target_boxes(1)
     out = []
     for shifted in moving_frames(frames):
