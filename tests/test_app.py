@@ -24,7 +24,7 @@ from simtrack_hf.app.core import (
     run_tracking,
     score_figure,
 )
-from simtrack_hf.evaluation.results import read_results
+from simtrack_hf.io.boxes import read_results
 from simtrack_hf.io.encoding import BrowserVideoWriter
 
 SIZE = (96, 128)  # (height, width) of the test clips

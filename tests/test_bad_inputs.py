@@ -33,9 +33,10 @@ from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker, 
 from simtrack_hf.commands import main
 from simtrack_hf.data.benchmarks import read_benchmark
 from simtrack_hf.data.manifests import parse_sources
-from simtrack_hf.evaluation.results import find_result_file, read_results
+from simtrack_hf.evaluation.results import find_result_file
 from simtrack_hf.image_processing_simtrack import to_rgb_uint8
 from simtrack_hf.inference.onnx_runtime import OnnxSimTrackRunner
+from simtrack_hf.io.boxes import read_results
 from simtrack_hf.io.frames import VideoReader
 from simtrack_hf.loading import load_config, load_model, load_pretrained
 from simtrack_hf.tools.export import export_onnx

@@ -13,9 +13,9 @@ from conftest import tiny_config
 
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker
 from simtrack_hf.commands import main
-from simtrack_hf.evaluation.results import read_results
 from simtrack_hf.examples import example_clips
 from simtrack_hf.inference.attention import attention_maps, target_attention_maps
+from simtrack_hf.io.boxes import read_results
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_cli_track_writes_video_results_and_attention(tmp_path, model_folder, ca
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
     capture.release()
     pngs = sorted(p.name for p in maps.iterdir())
-    assert pngs == ["frame_000001.png", "frame_000003.png", "frame_000005.png"]
+    assert pngs == ["frame_000002.png", "frame_000004.png"]  # frames 2, 4: every 2nd frame, before tracking it
     grid = cv2.imread(str(maps / pngs[0]))
     assert grid.shape == (128, 256, 3)  # 2 layers side by side, 128 px search crops
 

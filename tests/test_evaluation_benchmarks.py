@@ -19,13 +19,8 @@ from simtrack_hf.data.benchmarks import (
     read_uav123,
 )
 from simtrack_hf.data.layouts import list_frames
-from simtrack_hf.evaluation import (
-    read_results,
-    write_got10k_submission,
-    write_results,
-    write_trackingnet_submission,
-)
-from simtrack_hf.io.boxes import read_box_file
+from simtrack_hf.evaluation import write_got10k_submission, write_trackingnet_submission
+from simtrack_hf.io.boxes import read_box_file, read_results, write_results
 
 _JPG = cv2.imencode(".jpg", np.full((8, 8, 3), 127, np.uint8))[1].tobytes()
 _PNG = cv2.imencode(".png", np.full((8, 8, 3), 127, np.uint8))[1].tobytes()

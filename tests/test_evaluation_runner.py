@@ -22,12 +22,11 @@ from simtrack_hf.evaluation import (
     STATIC,
     evaluate_results,
     find_result_file,
-    read_results,
     results_table,
     track_benchmark,
-    write_results,
 )
 from simtrack_hf.inference.tracker import SimTrackTracker, track_many
+from simtrack_hf.io.boxes import read_results, write_results
 from simtrack_hf.io.frames import open_frames
 
 

@@ -116,7 +116,7 @@ def test_missing_model_raises(tmp_path):
 
 def test_cli_track_runs_an_export_folder_with_onnxruntime(exported, tmp_path, capsys):
     from simtrack_hf.commands import main
-    from simtrack_hf.evaluation.results import read_results
+    from simtrack_hf.io.boxes import read_results
 
     _, folder = exported
     frames = tmp_path / "frames"

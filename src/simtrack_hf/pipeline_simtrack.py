@@ -15,7 +15,7 @@ pixels). A video is a list, tuple or iterator of RGB frames, a (T, H, W, 3) arra
 installed) a video file or image folder; a single frame (an (H, W, 3) array, tensor or PIL image) is a one-frame
 video. A list whose items are videos is several videos: `box` / `boxes` is then one value for all, or a list with
 one entry per video, and the result is one frame list per video. A video is stateful, so its frames are tracked in
-order, one forward per frame; `batch_size` steps that many videos together in one forward (`track_many`), and
+order, one forward per frame; `batch_size` steps that many videos together in one forward (`track_videos`), and
 `num_workers` is accepted for the `Pipeline` contract but frames are read by one reader per video. Tracking
 options (e.g. `lost_threshold=0.4`) given to `pipeline(...)` apply to every call; given to a call they override
 those. The state lives in a per-video `SimTrackSession`, never on the pipeline object. With `simtrack_hf`
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from transformers import Pipeline
 
-from .tracking_simtrack import SimTrackSession, TrackingOptions, TrackingResult, track_many
+from .tracking_simtrack import SimTrackSession, TrackingOptions, TrackingResult, track_videos
 
 TASK = "visual-object-tracking"
 
@@ -145,22 +145,12 @@ class VisualObjectTrackingPipeline(Pipeline):
 
     def _track_batch(self, videos: list[Any], boxes: list[Any], options: dict[str, Any]) -> list[list[dict]]:
         """Track `videos` together, one forward per frame for all of them (a video that ends drops out)."""
+        outputs: list[list[dict]] = [[] for _ in videos]
         with contextlib.ExitStack() as stack:
-            readers = [iter(stack.enter_context(_open_video(video))) for video in videos]
-            sessions, outputs = [], []
-            for reader, video_boxes in zip(readers, boxes):
-                first = next(reader, None)
-                if first is None:
-                    raise ValueError("no frames: the video is empty")
-                sessions.append(self.preprocess(None, video_boxes, **options)["session"])
-                outputs.append([self.postprocess(sessions[-1].init(first, video_boxes))])
-            live = list(range(len(videos)))
-            while live:
-                frames = {i: next(readers[i], None) for i in live}
-                live = [i for i in live if frames[i] is not None]
-                if live:
-                    for i, result in zip(live, track_many([sessions[i] for i in live], [frames[i] for i in live])):
-                        outputs[i].append(self.postprocess(result))
+            jobs = [(self.preprocess(None, video_boxes, **options)["session"], stack.enter_context(_open_video(video)),
+                     video_boxes) for video, video_boxes in zip(videos, boxes)]
+            for tracked in track_videos(jobs, batch_size=len(jobs)):
+                outputs[tracked.video].append(self.postprocess(tracked.result))
         return outputs
 
     def postprocess(self, result: TrackingResult) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,8 +44,8 @@ import torch
 
 from .image_processing_simtrack import SimTrackImageProcessor, to_rgb_uint8
 
-__all__ = ["SearchStep", "SimTrackSession", "TrackingOptions", "TrackingResult", "corner_prior_boxes",
-           "refine_predictions", "track_many"]
+__all__ = ["SearchStep", "SimTrackSession", "TrackedFrame", "TrackingOptions", "TrackingResult",
+           "corner_prior_boxes", "refine_predictions", "track_many", "track_videos"]
 
 
 @dataclass(frozen=True)
@@ -466,14 +467,9 @@ class SimTrackSession:
 
     def track_video(self, frames: Iterable[Any], boxes: Any) -> Iterator[TrackingResult]:
         """Stream results over RGB `frames` (a list or any iterator): `init` on the first with `boxes`, then
-        `track` (the first result is the first frame, scores 1)."""
-        iterator = iter(frames)
-        first = next(iterator, None)
-        if first is None:
-            raise ValueError("no frames: the video is empty")
-        yield self.init(first, boxes)
-        for frame in iterator:
-            yield self.track(frame)
+        `track` (the first result is the first frame, scores 1); `track_videos` with this one video."""
+        for tracked in track_videos([(self, frames, boxes)]):
+            yield tracked.result
 
 
 @torch.inference_mode()
@@ -511,3 +507,107 @@ def track_many(sessions: Sequence[SimTrackSession], frames: Sequence[Any], pool:
             results.append(session.apply_step(step, torch.zeros(0, 4), torch.zeros(0)))
         start = stop
     return results
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+@dataclass
+class TrackedFrame:
+    """One frame of one video from `track_videos`.
+
+    video: the video's position in the input. frame: the frame as its iterator gave it. result: the session's
+    `TrackingResult`. seconds: time of the initialisation (frame 0) or of the frame's share of its batched step
+    (crop + forward + post-processing; reading frames and `inspect` are not counted). inspection: what `inspect`
+    returned for this frame (None where it was not called).
+    """
+
+    video: int
+    frame: Any
+    result: TrackingResult
+    seconds: float
+    inspection: Any = None
+
+
+class _Video:
+    """One video in flight: its session, frame iterator and next (read-ahead) frame."""
+
+    _END = object()
+
+    def __init__(self, position: int, session: SimTrackSession, frames: Iterable[Any], name: str | None) -> None:
+        self.position, self.session, self.frames, self.name = position, session, iter(frames), name
+        self.next_frame: Any = None
+
+    def read(self) -> bool:
+        """Read the next frame; False when the video has ended."""
+        self.next_frame = next(self.frames, self._END)
+        return self.next_frame is not self._END
+
+
+def _named(error: ValueError, videos: Sequence[_Video], what: str) -> ValueError:
+    """`error` with the names of `videos` in front (unchanged when they have none)."""
+    names = ", ".join(repr(v.name) for v in videos if v.name is not None)
+    return ValueError(f"{what} {names}: {error}") if names else error
+
+
+def track_videos(videos: Iterable[tuple], *, batch_size: int = 1, pool: ThreadPoolExecutor | None = None,
+                 inspect: Any = None, inspect_every: int = 0, **options: Any) -> Iterator[TrackedFrame]:
+    """The tracking loop: stream every frame of every video, `batch_size` videos stepped together in ONE forward.
+
+    Args:
+        videos: ``(session, frames, boxes)`` or ``(session, frames, boxes, name)`` per video, read lazily (a
+            generator may create each session when its video starts); sessions that step together share one
+            model, device and dtype (`track_many`). `frames` is any iterable of RGB frames; frame 0 is `init` with
+            `boxes`. A name is put in front of the errors of its video.
+        batch_size: videos in flight; when one ends the next starts, and joins the following step.
+        pool: threads that read frames and make crops.
+        inspect: ``inspect(session, frame)`` is called before tracking frame ``i`` when ``i > 0`` and
+            ``i % inspect_every == 0`` (the session still holds frame ``i - 1``'s state); what it returns is the
+            frame's `TrackedFrame.inspection` (e.g. `simtrack_hf.inference.attention.attention_maps`).
+        options: `TrackingOptions` overrides for every tracked frame.
+
+    Yields each video's frames in order (frame 0 when it starts); an empty video raises ValueError.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    pending = enumerate(iter(videos))
+    active: list[_Video] = []
+    while True:
+        while len(active) < batch_size:  # start videos: frame 0 is the initialisation
+            position, spec = next(pending, (None, None))
+            if spec is None:
+                break
+            session, frames, boxes, *name = spec
+            video = _Video(position, session, frames, name[0] if name else None)
+            if not video.read():
+                raise _named(ValueError("no frames: the video is empty"), [video], "sequence")
+            started = time.perf_counter()
+            try:
+                result = session.init(video.next_frame, boxes)
+            except ValueError as error:
+                raise _named(error, [video], "sequence") from error
+            yield TrackedFrame(position, video.next_frame, result, time.perf_counter() - started)
+            video.next_frame = None
+            active.append(video)
+        unread = [v for v in active if v.next_frame is None]
+        alive = dict(zip(map(id, unread), (pool.map if pool else map)(_Video.read, unread)))
+        ended = [v for v in unread if not alive[id(v)]]
+        if ended:  # free their places first, so the next videos join this step
+            active = [v for v in active if v not in ended]
+            continue
+        if not active:
+            return
+        inspections = [
+            inspect(v.session, v.next_frame)
+            if inspect is not None and inspect_every and (v.session.frame_index + 1) % inspect_every == 0 else None
+            for v in active
+        ]
+        started = time.perf_counter()
+        try:
+            results = track_many([v.session for v in active], [v.next_frame for v in active], pool, **options)
+        except ValueError as error:
+            raise _named(error, active, "tracking sequences") from error
+        share = (time.perf_counter() - started) / len(active)
+        stepped = [(v, v.next_frame) for v in active]
+        for video, _ in stepped:
+            video.next_frame = None
+        for (video, frame), result, inspection in zip(stepped, results, inspections):
+            yield TrackedFrame(video.position, frame, result, share, inspection)

@@ -6,6 +6,7 @@ Bad input raises :class:`AppError`, whose one-line message the page shows as it 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -22,14 +23,15 @@ import cv2
 import numpy as np
 import torch
 
-from ..evaluation.results import write_results
 from ..examples import EXAMPLES_DIR
 from ..inference.attention import attention_maps
 from ..inference.tracker import SimTrackTracker
+from ..io.boxes import write_results
 from ..io.encoding import BrowserVideoWriter
 from ..io.frames import VideoReader
 from ..io.writers import attention_grid, draw_boxes, id_color
 from ..loading import DEFAULT_MODEL
+from ..tracking_simtrack import track_videos
 
 logger = logging.getLogger(__name__)
 
@@ -283,24 +285,24 @@ def run_tracking(
     if attention_every and not isinstance(tracker.model, torch.nn.Module):
         attention_note, attention_every = "Attention maps need the torch backend.", 0
     ids = range(1, len(boxes) + 1)
-    truncated = False
     started = time.perf_counter()
     output = folder / "tracked.mp4"
     try:
-        with VideoReader(video.path) as frames, BrowserVideoWriter(output, fps=video.fps) as writer:
-            for index, frame in enumerate(frames):
-                if index >= max_frames:
-                    truncated = True
-                    break
-                if attention_every and index > 0 and index % attention_every == 0:
-                    attention[index] = _save_attention(tracker, frame, folder / f"attention_{index:06d}.png")
-                result = tracker.init(frame, boxes) if index == 0 else tracker.track(frame)
+        with VideoReader(video.path) as reader, BrowserVideoWriter(output, fps=video.fps) as writer:
+            frames = iter(reader)
+            tracking = track_videos([(tracker, itertools.islice(frames, max_frames), boxes)],
+                                    inspect=attention_maps if attention_every else None, inspect_every=attention_every)
+            for tracked in tracking:
+                index, result = tracked.result.frame_index, tracked.result
+                if tracked.inspection is not None:
+                    attention[index] = _save_attention(*tracked.inspection, folder / f"attention_{index:06d}.png")
                 all_boxes.append(result.boxes)
                 all_scores.append(np.asarray(result.scores, dtype=np.float64))
                 all_lost.append(np.asarray(result.lost, dtype=bool))
-                writer.write(draw_boxes(frame, result.boxes, result.scores, ids=ids, lost=result.lost))
+                writer.write(draw_boxes(tracked.frame, result.boxes, result.scores, ids=ids, lost=result.lost))
                 if progress is not None:
                     progress(index + 1, total)
+            truncated = next(frames, None) is not None
     except (ValueError, OSError, cv2.error) as err:
         raise AppError(f"reading {Path(video.path).name} failed at frame {len(all_boxes)}: {one_line(err)}") from None
     run = TrackingRun(
@@ -313,9 +315,8 @@ def run_tracking(
     return run
 
 
-def _save_attention(tracker: SimTrackTracker, frame: np.ndarray, path: Path) -> Path:
-    """Target attention maps of ``frame`` (searched around the current boxes), one grid per target side by side."""
-    maps, crops = attention_maps(tracker, frame)
+def _save_attention(maps: np.ndarray, crops: np.ndarray, path: Path) -> Path:
+    """Target attention maps (`attention_maps`: one per target, with its search crop), side by side in one PNG."""
     grids = [attention_grid(m, c) for m, c in zip(maps, crops)]
     gap = np.full((grids[0].shape[0], 6, 3), 255, np.uint8)
     image = np.concatenate([part for grid in grids for part in (grid, gap)][:-1], axis=1)

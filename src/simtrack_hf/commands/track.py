@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from ..loading import DEFAULT_MODEL
 from .common import (
@@ -37,69 +38,45 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
                         help="one attention grid every N frames")
 
 
-def target_results_paths(path: str, num_targets: int) -> list[str]:
-    """`path` for one target, else `NAME_1.txt`, `NAME_2.txt`, ... beside it (one results file per target)."""
-    if num_targets == 1:
-        return [path]
-    stem, suffix = os.path.splitext(path)
-    return [f"{stem}_{k}{suffix or '.txt'}" for k in range(1, num_targets + 1)]
+def _load_tracker(model: str, backend: str | None, device: str | None, dtype: str,
+                  tracking_options: dict | None) -> Any:
+    """The tracker of `--model` (an export-onnx folder runs with ONNX Runtime unless `--backend` says otherwise)."""
+    from ..inference.tracker import SimTrackTracker
+
+    backend = backend or ("onnxruntime" if os.path.isfile(os.path.join(model, "model.onnx")) else "torch")
+    if backend != "torch" and dtype not in ("float32", "auto"):
+        raise ValueError(f"--dtype {dtype} applies to PyTorch models; an ONNX export runs as it was exported "
+                         "(float32, or int8 with export-onnx --quantize int8)")
+    return SimTrackTracker.from_pretrained(model, device=device, backend=backend,
+                                           torch_dtype=dtype if backend == "torch" else None,
+                                           tracking_options=tracking_options)
+
+
+def _track_and_report(tracker: Any, source: Any, boxes: Any, **files: Any) -> None:
+    """`track_to_files`, then one closing line: frames, seconds and FPS."""
+    import time
+
+    from ..inference.video import track_to_files
+
+    started = time.perf_counter()
+    count = track_to_files(tracker, source, boxes, **files)
+    seconds = time.perf_counter() - started
+    print(f"tracked {count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} FPS)")
 
 
 def track(args: argparse.Namespace) -> None:
-    """Track a box through a video; write an annotated video, a results file and attention maps on request.
-
-    Output paths are checked before tracking; boxes and video frames are written as each frame is tracked, so
-    an unreadable frame stops the run with what was tracked before it kept (the error names the frame).
-    """
-    import contextlib
-    import time
-
-    from tqdm import tqdm
-
-    from ..evaluation.results import format_results
-    from ..inference.attention import attention_maps
-    from ..inference.tracker import SimTrackTracker
-    from ..io.frames import open_frames
-    from ..io.writers import AnnotatedVideoWriter, save_attention_grid
+    """Track a box through a video; write an annotated video, a results file and attention maps on request
+    (`simtrack_hf.inference.video.track_to_files`). Output paths are checked before the model loads."""
+    from ..inference.video import target_results_paths
 
     results_paths = target_results_paths(args.results, len(args.box)) if args.results else []
     for path in [*results_paths, args.output]:
         if path:
             check_writable(path)
-    if args.attention_maps:
-        os.makedirs(args.attention_maps, exist_ok=True)
-    backend = args.backend or ("onnxruntime" if os.path.isfile(os.path.join(args.model, "model.onnx")) else "torch")
-    if backend != "torch" and args.dtype not in ("float32", "auto"):
-        raise ValueError(f"--dtype {args.dtype} applies to PyTorch models; an ONNX export runs as it was exported "
-                         "(float32, or int8 with export-onnx --quantize int8)")
-    tracker = SimTrackTracker.from_pretrained(args.model, device=args.device, backend=backend,
-                                              torch_dtype=args.dtype if backend == "torch" else None,
-                                              tracking_options=args.tracking_options)
+    tracker = _load_tracker(args.model, args.backend, args.device, args.dtype, args.tracking_options)
     source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
-    count, started = 0, time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        results = [stack.enter_context(open(path, "w")) for path in results_paths]
-        frames = stack.enter_context(open_frames(source))
-        writer = stack.enter_context(AnnotatedVideoWriter(args.output, fps=frames.fps or 30)) if args.output else None
-        progress = tqdm(frames, total=frames.num_frames, unit="frame", desc="tracking")
-        try:
-            for index, frame in enumerate(progress):
-                if args.attention_maps and index > 0 and (index - 1) % args.attention_every == 0:
-                    maps, crops = attention_maps(tracker, frame)
-                    save_attention_grid(maps[0], crops[0], os.path.join(args.attention_maps, f"frame_{index:06d}.png"))
-                result = tracker.init(frame, args.box) if index == 0 else tracker.track(frame)
-                for target, file in enumerate(results):
-                    file.write(format_results(result.boxes[target : target + 1]))
-                    file.flush()
-                if writer:
-                    writer.write(frame, result.boxes, result.scores, lost=result.lost)
-                count += 1
-        except (ValueError, OSError) as error:
-            written = ", ".join(results_paths)
-            kept = f"; the {count} frames tracked before it are in {written}" if results and count else ""
-            raise ValueError(f"frame {count}: {error}{kept}") from error
-    seconds = time.perf_counter() - started
-    print(f"tracked {count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} FPS)")
+    _track_and_report(tracker, source, args.box, output=args.output, results=args.results,
+                      attention_dir=args.attention_maps, attention_every=args.attention_every)
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,8 +92,8 @@ def demo(args: argparse.Namespace) -> None:
     import numpy as np
 
     from ..evaluation.metrics import evaluate_sequence
-    from ..evaluation.results import read_results
     from ..examples import example_clips
+    from ..io.boxes import read_results
 
     clip = example_clips()[0]
     print(f"tracking {clip.video.name}: {len(clip.ground_truth)} frames made from held-out real photographs "
@@ -124,9 +101,8 @@ def demo(args: argparse.Namespace) -> None:
     os.makedirs(args.output_dir, exist_ok=True)
     results = os.path.join(args.output_dir, "demo_boxes.txt")
     output = os.path.join(args.output_dir, "demo_tracked.mp4")
-    track(argparse.Namespace(video=str(clip.video), box=[clip.box], model=args.model, backend=None,
-                             output=output, results=results, device=args.device, dtype=args.dtype, attention_maps=None,
-                             attention_every=10, tracking_options=None))
+    tracker = _load_tracker(args.model, None, args.device, args.dtype, None)
+    _track_and_report(tracker, str(clip.video), clip.box, output=output, results=results)
     truth = clip.ground_truth
     visible = np.isfinite(truth).all(1)
     ours = evaluate_sequence(read_results(results), truth, visible, name="demo")

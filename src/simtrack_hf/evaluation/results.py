@@ -1,7 +1,7 @@
-"""Tracker result files: one ``x,y,w,h`` line per frame, per-frame times, and the benchmark servers' formats.
+"""Tracker result files: per-frame times, where other toolkits put their results, and the benchmark servers'
+formats (the ``<seq>.txt`` box files themselves are `simtrack_hf.io.boxes`: `read_results` / `write_results`).
 
-`read_results` / `write_results` handle ``<seq>.txt``; `read_times` handles ``<seq>_time.txt`` (seconds per
-frame); `find_result_file` accepts the layouts other toolkits write (``<seq>_001.txt``, GOT-10k
+`read_times` handles ``<seq>_time.txt`` (seconds per frame); `find_result_file` accepts the layouts other toolkits write (``<seq>_001.txt``, GOT-10k
 ``<seq>/<seq>_001.txt``); `write_got10k_submission` and `write_trackingnet_submission` write what the servers take.
 """
 
@@ -14,56 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.boxes import read_box_file
+from ..io.boxes import format_results, write_results
 from ..io.frames import PathLike
 
 __all__ = [
     "find_result_file",
-    "format_results",
-    "read_results",
     "read_times",
     "write_atomic",
     "write_got10k_submission",
-    "write_results",
     "write_trackingnet_submission",
 ]
-
-
-def read_results(path: PathLike, num_frames: int | None = None) -> np.ndarray:
-    """Read a tracker result file (one ``x,y,w,h`` per line, comma / tab / space) -> (N, 4) float64.
-
-    ValueError naming file and line for malformed or NaN lines, or when ``num_frames`` is given
-    and the file has a different number of boxes.
-    """
-    boxes = read_box_file(path)
-    if num_frames is not None and len(boxes) != num_frames:
-        raise ValueError(f"{path}: {len(boxes)} boxes, expected {num_frames} (one per frame)")
-    return boxes
-
-
-def format_results(boxes, integer: bool = False, decimals: int = 4, delimiter: str = ",") -> str:
-    """(N, 4) xywh boxes as result-file lines (see `write_results`); ValueError naming the first non-finite row."""
-    boxes = np.asarray(boxes, np.float64)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must have shape (N, 4), got {boxes.shape}")
-    if not np.isfinite(boxes).all():
-        raise ValueError(f"boxes contain NaN or inf at frame {int(np.argmax(~np.isfinite(boxes).all(1)))}")
-    if integer:
-        rows = np.trunc(boxes).astype(np.int64)
-        return "".join(delimiter.join(str(v) for v in r) + "\n" for r in rows)
-    return "".join(delimiter.join(f"{v:.{decimals}f}" for v in r) + "\n" for r in boxes)
-
-
-def write_results(path: PathLike, boxes, *, integer: bool = False, decimals: int = 4, delimiter: str = ",") -> Path:
-    """Write (N, 4) xywh boxes, one ``x,y,w,h`` per line; creates parent folders.
-
-    ``integer=True`` truncates toward zero like the original SimTrack (``astype(int)``): that costs
-    up to 1 px per coordinate and shifts scores slightly; the default keeps ``decimals`` decimals.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(format_results(boxes, integer, decimals, delimiter))
-    return path
 
 
 def write_got10k_submission(

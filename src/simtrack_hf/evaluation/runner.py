@@ -2,7 +2,7 @@
 
 `track_benchmark` writes ``<seq>.txt`` (``x,y,w,h`` floats) and ``<seq>_time.txt`` (seconds per frame) per
 sequence, atomically, and resumes where it stopped. ``batch_sequences=K`` advances K videos per model forward
-(`simtrack_hf.inference.tracker.track_many`); classical baselines (`STATIC` keeps the first box; OpenCV's MIL,
+(`simtrack_hf.tracking_simtrack.track_videos`, the package's one tracking loop); classical baselines (`STATIC` keeps the first box; OpenCV's MIL,
 KCF, CSRT) run through the same loop and files (`simtrack_hf.evaluation.baselines`). Scoring the
 folders is `simtrack_hf.evaluation.scoring`; the command is `simtrack evaluate`.
 
@@ -17,8 +17,6 @@ from __future__ import annotations
 import datetime
 import heapq
 import os
-import time
-from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data.benchmarks import BenchmarkSequence
+from ..io.boxes import read_results, write_results
 from ..io.frames import read_image
 from .baselines import BASELINES, STATIC, run_baseline
-from .results import read_results, read_times, write_atomic, write_results
+from .results import read_times, write_atomic
 
 if TYPE_CHECKING:
     from ..inference.tracker import SimTrackTracker
@@ -205,72 +204,33 @@ def track_benchmark_sharded(
     return {seq.name: merged[seq.name] for seq in sequences}
 
 
-class _Slot:
-    """One sequence in flight: its tracker and the boxes / times so far."""
-
-    def __init__(self, seq: BenchmarkSequence, tracker: SimTrackTracker) -> None:
-        self.seq, self.tracker = seq, tracker
-        self.boxes: list[np.ndarray] = []
-        self.times: list[float] = []
-
-    @property
-    def next_frame(self) -> str:
-        return self.seq.frames[len(self.boxes)]
-
-    @property
-    def done(self) -> bool:
-        return len(self.boxes) == len(self.seq.frames)
-
-    def run(self) -> SequenceRun:
-        return SequenceRun(self.seq.name, np.stack(self.boxes), np.asarray(self.times))
-
-
 def _track_sequences(tracker, todo, results_dir, batch_sequences, progress, device, torch_dtype, num_workers,
                      tracking_options):
     from tqdm import tqdm
 
-    from ..inference.tracker import SimTrackTracker, track_many
+    from ..inference.tracker import SimTrackTracker
+    from ..tracking_simtrack import track_videos
 
     if not isinstance(tracker, SimTrackTracker):
         tracker = SimTrackTracker.from_pretrained(tracker, device=device, torch_dtype=torch_dtype,
                                                   tracking_options=tracking_options)
     elif tracking_options:
         raise ValueError("tracking_options apply to a model loaded here; give them to the SimTrackTracker instead")
-    pending, active, runs = deque(todo), [], {}
+    boxes: list[list[np.ndarray]] = [[] for _ in todo]
+    times: list[list[float]] = [[] for _ in todo]
+    runs = {}
     bar = tqdm(total=sum(len(s.frames) for s in todo), unit="frame", desc=f"tracking {results_dir.name}",
                disable=not progress)
     with ThreadPoolExecutor(max(1, num_workers)) as pool, bar:
-        while pending or active:
-            while pending and len(active) < batch_sequences:  # start sequences: frame 0 = init
-                seq = pending.popleft()
-                slot = _Slot(seq, tracker.new_session())  # same model, processor, device, dtype and options
-                frame = _read_frame(seq.frames[0])
-                started = time.perf_counter()
-                try:
-                    result = slot.tracker.init(frame, seq.init_box)
-                except ValueError as error:
-                    raise ValueError(f"sequence {seq.name!r}: {error}") from error
-                slot.times.append(time.perf_counter() - started)
-                slot.boxes.append(result.boxes[0])
-                active.append(slot)
-                bar.update(1)
-            stepping = [s for s in active if not s.done]
-            if stepping:
-                frames = list(pool.map(_read_frame, [s.next_frame for s in stepping]))
-                started = time.perf_counter()
-                try:
-                    results = track_many([s.tracker for s in stepping], frames, pool)
-                except ValueError as error:
-                    names = ", ".join(repr(s.seq.name) for s in stepping)
-                    raise ValueError(f"tracking sequences {names}: {error}") from error
-                share = (time.perf_counter() - started) / len(stepping)
-                for slot, result in zip(stepping, results):
-                    slot.boxes.append(result.boxes[0])
-                    slot.times.append(share)
-                bar.update(len(stepping))
-            for slot in [s for s in active if s.done]:
-                runs[slot.seq.name] = slot.run()
-                _save_run(results_dir, runs[slot.seq.name])
-                bar.set_postfix_str(f"{slot.seq.name} {runs[slot.seq.name].fps:.1f} FPS", refresh=False)
-            active = [s for s in active if not s.done]
+        # each sequence gets a fresh session on the same model, processor, device, dtype and options
+        videos = ((tracker.new_session(), map(_read_frame, seq.frames), seq.init_box, seq.name) for seq in todo)
+        for tracked in track_videos(videos, batch_size=batch_sequences, pool=pool):
+            seq, k = todo[tracked.video], tracked.video
+            boxes[k].append(tracked.result.boxes[0])
+            times[k].append(tracked.seconds)
+            bar.update(1)
+            if len(boxes[k]) == len(seq.frames):
+                runs[seq.name] = SequenceRun(seq.name, np.stack(boxes[k]), np.asarray(times[k]))
+                _save_run(results_dir, runs[seq.name])
+                bar.set_postfix_str(f"{seq.name} {runs[seq.name].fps:.1f} FPS", refresh=False)
     return runs

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..data.benchmarks import BenchmarkSequence
+from ..io.boxes import read_results
 from ..io.frames import image_size
 from .metrics import CONVENTIONS, TrackingScores, aggregate_results, evaluate_sequence
-from .results import find_result_file, read_results, read_times
+from .results import find_result_file, read_times
 
 __all__ = ["TrackerEvaluation", "evaluate_results", "results_table"]
 
