@@ -328,10 +328,13 @@ def test_trust_remote_code_without_the_package(dry_run, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------- push
-def test_push_uses_create_repo_and_upload_folder(dry_run, monkeypatch, tmp_path):
-    calls = []
+def fake_hub_api(calls: list) -> type:
+    """An `HfApi` stand-in recording its calls; `upload_folder` checks the folder holds exactly the upload."""
 
     class FakeApi:
+        def __init__(self, token=None):
+            calls.append(("init", token, {}))
+
         def create_repo(self, repo_id, **kwargs):
             calls.append(("create_repo", repo_id, kwargs))
 
@@ -339,18 +342,50 @@ def test_push_uses_create_repo_and_upload_folder(dry_run, monkeypatch, tmp_path)
             calls.append(("create_branch", repo_id, kwargs))
 
         def upload_folder(self, **kwargs):
+            folder = Path(kwargs["folder_path"])
+            assert {p.name for p in folder.iterdir()} == hub.UPLOAD_FILES
+            kwargs["config"] = json.loads((folder / "config.json").read_text())
+            kwargs["card"] = (folder / "README.md").read_text()
             calls.append(("upload_folder", kwargs["repo_id"], kwargs))
-            assert {p.name for p in Path(kwargs["folder_path"]).iterdir()} == hub.UPLOAD_FILES
             return "https://example.invalid/commit/1"
 
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    return FakeApi
+
+
+def test_push_uses_create_repo_and_upload_folder(dry_run, monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", fake_hub_api(calls))
     saved_tiny_model(tmp_path / "trained", seed=0)
     argv = ["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(tmp_path / "trained"),
             "--allow-config-mismatch", "--private", "--branch", "v2", "--commit-message", "first"]
     push(argv)
+    calls = calls[1:]
     assert [c[0] for c in calls] == ["create_repo", "create_branch", "upload_folder"]
     assert calls[0][2]["private"] is True and calls[1][2]["branch"] == "v2"
     assert calls[2][2]["revision"] == "v2" and calls[2][2]["commit_message"] == "first"
+
+
+def test_trainer_push_to_hub_uploads_the_package_export(monkeypatch, tmp_path):
+    """`SimTrackTrainer.push_to_hub` (what `--push_to_hub` runs) uploads code, auto_map, custom_pipelines and the
+    card of the run (its base and data from the provenance file), not the bare weights."""
+    from simtrack_hf.training import SimTrackTrainer, SimTrackTrainingArguments
+
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", fake_hub_api(calls))
+    args = SimTrackTrainingArguments(output_dir=str(tmp_path / "run"), report_to="none", use_cpu=True,
+                                     hub_model_id="me/my-tracker", hub_token="secret")
+    model = SimTrackModel(tiny_config())
+    trainer = SimTrackTrainer(model=model, args=args, processing_class=SimTrackImageProcessor.from_model_config(
+        model.config))
+    (tmp_path / "run").mkdir(exist_ok=True)
+    (tmp_path / "run" / hub.PROVENANCE_FILE).write_text(json.dumps(hub.training_provenance(None, "got10k:/d")))
+    assert trainer.push_to_hub() == "https://example.invalid/commit/1"
+    (init, create, upload) = calls
+    assert init[1] == "secret" and create[1] == upload[1] == "me/my-tracker"
+    config = upload[2]["config"]
+    assert config["auto_map"]["AutoModel"] == "modeling_simtrack.SimTrackModel"
+    assert config["custom_pipelines"]["visual-object-tracking"]["impl"] == "pipeline_simtrack.VisualObjectTrackingPipeline"
+    assert "from a random initialisation on `got10k:/d`" in upload[2]["card"]
 
 
 CLEAN_ENV_SCRIPT = """

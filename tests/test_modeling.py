@@ -147,7 +147,7 @@ def test_return_dict_false_tuple_order():
     assert isinstance(tup, tuple)
     expected = [out.loss, out.loss_dict, out.pred_boxes, out.scores, out.corner_logits, out.last_hidden_state]
     assert len(tup) == len(expected)
-    assert tup[1].keys() == {"giou_loss", "l1_loss", "mean_iou"}
+    assert tup[1].keys() == {"giou_loss", "l1_loss", "mean_iou", "num_degenerate"}
     for a, b in zip(tup[:1] + tup[2:], expected[:1] + expected[2:]):
         assert torch.equal(a, b)
     for name, value in out.loss_dict.items():

@@ -22,6 +22,7 @@ from simtrack_hf.modeling_simtrack import SimTrackModel
 from simtrack_hf.commands import train as train_command
 from simtrack_hf.loading import load_config, load_model
 from simtrack_hf.training import SimTrackTrainer, SimTrackTrainingArguments, build_dataset, plan_training
+from simtrack_hf.training.trainer import StepDecay, simtrack_param_groups, unwrapped_name
 
 REPO = Path(__file__).resolve().parents[1]
 # tiny synthetic data + tiny model; every run shares one synthetic dataset folder
@@ -88,6 +89,66 @@ def test_lr_drop_in_epochs_of_pairs(tmp_path):
         trainer.create_scheduler(num_training_steps=50)
     with pytest.raises(ValueError, match="lr_drop_epoch must be > 0"):
         make_trainer(tmp_path, lr_drop_epoch=0)
+
+
+def test_explicit_optim_and_scheduler_are_honoured(tmp_path):
+    """--optim / --lr_scheduler_type other than the recipe's are built over the recipe's three groups, not replaced
+    by AdamW and the step decay; lr_drop_epoch with another schedule is refused in one line."""
+    trainer = make_trainer(tmp_path, optim="sgd", lr_scheduler_type="cosine", learning_rate=1e-2)
+    optimizer = trainer.create_optimizer()
+    assert type(optimizer) is torch.optim.SGD
+    assert {g["name"]: g["lr"] for g in optimizer.param_groups} == pytest.approx(
+        {"head": 1e-2, "pos_fc": 1e-2, "backbone": 1e-3})
+    scheduler = trainer.create_scheduler(num_training_steps=10)
+    for _ in range(5):
+        optimizer.step()
+        scheduler.step()
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([5e-3, 5e-3, 5e-4])  # half-way down a cosine
+    recipe = make_trainer(tmp_path)
+    assert (recipe.args.optim, recipe.args.lr_scheduler_type) == ("adamw_torch", "constant")
+    assert type(recipe.create_optimizer()) is torch.optim.AdamW
+    assert isinstance(recipe.create_scheduler(num_training_steps=10).lr_lambdas[0], StepDecay)
+    fused = make_trainer(tmp_path, optim="adamw_torch_fused").create_optimizer()
+    assert fused.defaults["fused"] and len(fused.param_groups) == 3
+    with pytest.raises(ValueError, match="lr_drop_epoch applies to the step schedule"):
+        make_trainer(tmp_path, lr_scheduler_type="linear", lr_drop_epoch=4)
+
+
+def test_wrapped_parameter_names_keep_their_groups():
+    """FSDP v1 / checkpointing / compile wrappers prefix names (`_fsdp_wrapped_module.`): the groups ignore them."""
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner, name):
+            super().__init__()
+            setattr(self, name, inner)
+
+    model = SimTrackModel(tiny_config())
+    wrapped = Wrapper(Wrapper(model, "_fsdp_wrapped_module"), "_orig_mod")
+    groups = {g["name"]: len(g["params"]) for g in simtrack_param_groups(wrapped, 1e-4)}
+    assert groups == {g["name"]: len(g["params"]) for g in simtrack_param_groups(model, 1e-4)}
+    assert groups["backbone"] < sum(groups.values()) - groups["pos_fc"]
+    assert unwrapped_name("_fsdp_wrapped_module.encoder._fsdp_wrapped_module.layers.0._checkpoint_wrapped_module."
+                          "mlp.fc1.weight") == "encoder.layers.0.mlp.fc1.weight"
+
+
+def test_degenerate_intervals_are_reported_as_such(tmp_path):
+    """GIoU / IoU are averaged over the non-degenerate predictions; an interval where every prediction was
+    degenerate logs degenerate_boxes 1.0 and no giou_loss (not a falling 0)."""
+    trainer = make_trainer(tmp_path, per_device_train_batch_size=2)
+    model = trainer.model.train()
+    batch = {"template_pixel_values": torch.randn(2, 3, 64, 64), "search_pixel_values": torch.randn(2, 3, 128, 128),
+             "template_boxes": torch.tensor([[0.25, 0.25, 0.5, 0.5]] * 2),
+             "labels": torch.tensor([[0.5, 0.5, 0.2, 0.2]] * 2)}
+    loss, outputs = trainer.compute_loss(model, batch, return_outputs=True)
+    trainer.log({"loss": float(loss.detach())})
+    entry = trainer.state.log_history[-1]
+    degenerate = int(outputs.loss_dict["num_degenerate"])
+    assert entry["degenerate_boxes"] == degenerate / 2 and ("giou_loss" in entry) == (degenerate < 2)
+    trainer._metric_sums += torch.tensor([0.3, 0.0, 0.0, 1.0, 0.0, 2.0])  # one step, both predictions degenerate
+    trainer.log({"loss": 1.0})
+    entry = trainer.state.log_history[-1]
+    assert entry["degenerate_boxes"] == 1.0 and entry["l1_loss"] == 0.3
+    assert "giou_loss" not in entry and "mean_iou" not in entry
 
 
 def test_default_num_workers_follows_the_cpu_share(tmp_path, monkeypatch):
@@ -160,7 +221,8 @@ def test_train_script_logs_metrics_and_saves_processor(tmp_path, synthetic_dir):
                           "--max-steps", "2", "--logging-steps", "1", "--save-steps", "2"])
     logs = [entry for entry in trainer.state.log_history if "loss" in entry]
     assert len(logs) == 2
-    assert all({"l1_loss", "giou_loss", "mean_iou", "data_epoch"} <= set(entry) for entry in logs)
+    assert all({"l1_loss", "degenerate_boxes", "data_epoch"} <= set(entry) for entry in logs)
+    assert all(({"giou_loss", "mean_iou"} <= set(entry)) == (entry["degenerate_boxes"] < 1) for entry in logs)
     for folder in (out, out / "checkpoint-2"):
         assert (folder / "model.safetensors").is_file()
         processor = SimTrackImageProcessor.from_pretrained(folder)
@@ -180,12 +242,38 @@ def test_short_run_logs_metrics_caches_synthetic_data_and_names_the_model(tmp_pa
     trainer = train_command.main([*TINY_FLAGS, "--output_dir", str(out), "--max_steps", "3", "--save_strategy", "no"])
     logs = [entry for entry in trainer.state.log_history if "loss" in entry]
     assert len(logs) == 3  # 3 steps without --logging_steps: one log per step, not none (the default is 500)
-    assert all({"l1_loss", "giou_loss", "mean_iou"} <= set(entry) for entry in logs)
+    assert all({"l1_loss", "degenerate_boxes"} <= set(entry) for entry in logs)
+    assert all(({"giou_loss", "mean_iou"} <= set(entry)) == (entry["degenerate_boxes"] < 1) for entry in logs)
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
         f"saved the trained model and its processor to {out.resolve()}")
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == []  # no data inside the output folder
     rendered = tmp_path / "cache" / "synthetic" / "got10k-seed0-3x24"
     assert len((rendered / "train" / "list.txt").read_text().split()) == 3
+
+
+def test_entry_refuses_what_it_cannot_do_in_one_line(tmp_path):
+    """A published variant from random weights needs --from_scratch; --eval_strategy has nothing to evaluate."""
+    with pytest.raises(ValueError, match=r"sim-b16 without --init_from would start from random weights \(88.3 M"):
+        train_command.main(["--data", "got10k:/nowhere", "--output_dir", str(tmp_path / "a"), "--use_cpu", "true"])
+    with pytest.raises(ValueError, match="--eval_strategy steps: simtrack train has no evaluation set"):
+        train_command.main([*TINY_FLAGS, "--eval_strategy", "steps", "--output_dir", str(tmp_path / "b")])
+    sim, _ = train_command.parse_args(["--variant", "sim-b16", "--from_scratch", "true"])
+    assert sim.from_scratch
+
+
+def test_fine_tuning_drops_calibrated_options_and_records_its_base(tmp_path, synthetic_dir, caplog):
+    base = tmp_path / "base"
+    SimTrackModel(tiny_config(tracking_options={"lost_threshold": 0.5, "max_scale_change": 1.03})).save_pretrained(base)
+    (base / "README.md").write_text("---\nlicense: cc-by-sa-4.0\n---\n\n# The base\n")
+    out = tmp_path / "run"
+    with caplog.at_level("INFO", logger="simtrack_hf.train"):
+        train_command.main([*TINY_FLAGS, "--synthetic_dir", synthetic_dir, "--init_from", str(base), "--output_dir",
+                            str(out), "--max_steps", "1", "--save_strategy", "no"])
+    assert "not carrying over" in caplog.text and f"from {base} on synthetic videos" in caplog.text
+    assert SimTrackModel.from_pretrained(out).config.tracking_options is None
+    provenance = json.loads((out / "simtrack_training.json").read_text())
+    assert provenance["base"]["license"] == "cc-by-sa-4.0" and provenance["base"]["name"] == "The base"
+    assert provenance["dropped_tracking_options"] == {"lost_threshold": 0.5, "max_scale_change": 1.03}
 
 
 @pytest.mark.slow

@@ -31,7 +31,8 @@ class SimTrackOutput(ModelOutput):
     r"""
     loss (`torch.FloatTensor` of shape `()`, *optional*): giou_weight·GIoU + l1_weight·L1 when `labels` are given.
     loss_dict (`dict[str, torch.FloatTensor]`, *optional*): the detached terms of `loss` for logging: `giou_loss`,
-        `l1_loss` and `mean_iou` (over the non-degenerate predictions), each of shape `()`.
+        `l1_loss`, `mean_iou` (over the non-degenerate predictions) and `num_degenerate` (an integer count), each
+        of shape `()`.
     pred_boxes (`torch.FloatTensor` of shape `(B, 4)`): box as normalised (cx, cy, w, h) in the search crop.
     scores (`torch.FloatTensor` of shape `(B,)`): confidence in [0, 1]: sqrt(max p_tl · max p_br), the geometric
         mean of the peak probabilities of the two softmax-normalised corner heatmaps (1 = both corners certain).
@@ -376,7 +377,7 @@ class SimTrackModel(SimTrackPreTrainedModel):
             validate_boxes(labels, "labels", pred_boxes.shape[0], self._check_values)
             terms = simtrack_loss(pred_boxes, labels, self.config)
             loss = terms["loss"]
-            loss_dict = {name: terms[name] for name in ("giou_loss", "l1_loss", "mean_iou")}
+            loss_dict = {name: terms[name] for name in ("giou_loss", "l1_loss", "mean_iou", "num_degenerate")}
         return SimTrackOutput(
             loss=loss, loss_dict=loss_dict, pred_boxes=pred_boxes, scores=scores, corner_logits=corner_logits,
             last_hidden_state=last_hidden_state,

@@ -429,6 +429,7 @@ def push_folder(
     private: bool = False,
     revision: str | None = None,
     commit_message: str | None = None,
+    token: str | None = None,
 ) -> str:
     """Create the repo (and branch) if needed and upload `folder` in one commit; returns the commit URL.
 
@@ -436,7 +437,7 @@ def push_folder(
     """
     from huggingface_hub import HfApi
 
-    api = HfApi()
+    api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     if revision and revision != "main":
         api.create_branch(repo_id, branch=revision, exist_ok=True)

@@ -11,16 +11,19 @@ continues exactly. The command is `simtrack train` (every field of both dataclas
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 from dataclasses import dataclass, field
 
 from transformers import set_seed
 
+from ..configuration_simtrack import SIMTRACK_VARIANTS
 from ..data.rendering import ensure_synthetic_got10k
 from ..image_processing_simtrack import SimTrackImageProcessor
 from ..loading import load_config, load_model
 from ..modeling_simtrack import SimTrackModel
+from ..tools.hub import PROVENANCE_FILE, count_parameters, training_provenance
 from .pairs import TrackingPairDataset, collate_pairs
 from .trainer import SimTrackTrainer, SimTrackTrainingArguments, plan_training, samples_per_step
 from .workspace import last_complete_checkpoint
@@ -45,7 +48,13 @@ class SimTrackArguments:
     )
     init_from: str | None = field(
         default=None,
-        metadata={"help": "CLIP vision folder, SimTrack save_pretrained folder, or original .pth checkpoint."},
+        metadata={"help": "CLIP vision folder, SimTrack save_pretrained folder (e.g. the default model: its tracking "
+                          "options are not carried over), or original .pth checkpoint."},
+    )
+    from_scratch: bool = field(
+        default=False,
+        metadata={"help": "Train a published variant (sim-b16, ...) from random weights; without it such a run needs "
+                          "--init_from (the paper starts from CLIP)."},
     )
     data: str | None = field(
         default=None, metadata={"help": "KIND:PATH[:SPLIT][:RATIO],... e.g. got10k:/data/got10k:vottrain,"
@@ -108,19 +117,39 @@ def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTr
     elif resume is not None and not os.path.isdir(resume):
         raise ValueError(f"--resume_from_checkpoint {resume}: no such checkpoint folder")
 
+    if args.eval_strategy != "no":
+        raise ValueError(f"--eval_strategy {args.eval_strategy.value}: simtrack train has no evaluation set or metric to run "
+                         "during training; evaluate saved checkpoints with `simtrack evaluate --model "
+                         "OUTPUT_DIR/checkpoint-N` instead")
     set_seed(args.seed)
     variant = sim.variant or ("sim-b16" if sim.data or sim.init_from else "small")
     config = load_config(variant, sim.config)
+    if sim.init_from is None and variant in SIMTRACK_VARIANTS and not sim.from_scratch:
+        raise ValueError(f"{variant} without --init_from would start from random weights "
+                         f"({count_parameters(config) / 1e6:.1f} M parameters; the paper starts from CLIP): give "
+                         "--init_from (a CLIP vision folder, a SimTrack folder such as the default model, or an "
+                         "original checkpoint), a small preset (--variant small), or --from_scratch")
     model = load_model(sim.init_from, config) if sim.init_from else SimTrackModel(config)
     config = model.config
+    dropped = dict(config.tracking_options or {})
+    if dropped:  # calibrated for the base's weights, not for the weights this run makes
+        config.tracking_options = None
+        logger.info("not carrying over %s's calibrated tracking options %s (re-calibrate them for the new weights)",
+                    sim.init_from, dropped)
     processor = SimTrackImageProcessor.from_model_config(config)
     args.max_steps, _ = plan_training(args, sim.samples_per_epoch)  # one pass over the pair dataset
     dataset = build_dataset(sim, args, processor)
     if args.logging_steps == _DEFAULT_LOGGING_STEPS:  # not given: about 10 training logs, at most every 500 steps
         args.logging_steps = max(1, min(_DEFAULT_LOGGING_STEPS, args.max_steps // 10))
-    logger.info("training %s for %d steps (%d pairs/step, %d epochs of %d pairs, world size %d)",
-                sim.init_from or variant, args.max_steps, samples_per_step(args), dataset.num_epochs,
-                sim.samples_per_epoch, args.world_size)
+    start = f"from {sim.init_from}" if sim.init_from else "from random weights"
+    logger.info("training %s %s on %s for %d steps (%d pairs/step, %d epochs of %d pairs, world size %d)",
+                variant if not sim.init_from else "a SimTrack model", start, sim.data or "synthetic videos",
+                args.max_steps, samples_per_step(args), dataset.num_epochs, sim.samples_per_epoch, args.world_size)
+    if args.process_index == 0:
+        os.makedirs(args.output_dir, exist_ok=True)
+        provenance = training_provenance(sim.init_from, sim.data, dropped)
+        with open(os.path.join(args.output_dir, PROVENANCE_FILE), "w") as file:
+            json.dump(provenance, file, indent=2)
 
     trainer = SimTrackTrainer(
         model=model, args=args, train_dataset=dataset, data_collator=collate_pairs, processing_class=processor,

@@ -4,10 +4,15 @@
   grad clip 0.1, no column removal, no token averaging, no unused-parameter search, data-loading workers from the
   CPU cores: `default_num_workers`) plus ``backbone_lr_multiplier`` (0.1) and the step decay (x ``lr_drop_factor``
   after ``lr_drop_epoch`` epochs of pairs, as the paper's 40 of 50, or at ``lr_drop_fraction`` of training).
-* :class:`SimTrackTrainer`: AdamW with three parameter groups (head + bottleneck at lr, ``pos_fc`` at lr, rest of
-  the backbone at lr x multiplier; weight decay on every parameter), the step schedule, and ``l1_loss``,
-  ``giou_loss``, ``mean_iou`` in the training logs (the model returns them; averaged over the logging interval
-  and all ranks), plus ``data_epoch`` (epochs of pairs seen) when the dataset has ``samples_per_epoch``.
+* :class:`SimTrackTrainer`: three parameter groups (head + bottleneck at lr, ``pos_fc`` at lr, rest of the backbone
+  at lr x multiplier; weight decay on every parameter; wrapper prefixes of DDP / FSDP / checkpointing / compile
+  ignored) for the recipe's AdamW (``optim="adamw_torch"``, the default) or any other ``optim`` the Trainer
+  builds; the step schedule (``lr_scheduler_type="constant"``, the default: constant, then x ``lr_drop_factor``)
+  or any other Trainer schedule; ``l1_loss``, ``giou_loss``, ``mean_iou`` in the training logs (averaged over the
+  logging interval and all ranks; GIoU and IoU over the non-degenerate predictions, with ``degenerate_boxes``, the
+  fraction of degenerate ones, and left out when every prediction was degenerate), plus ``data_epoch`` (epochs of
+  pairs seen) when the dataset has ``samples_per_epoch``. ``push_to_hub`` uploads the package's Hub export
+  (code, ``auto_map``, ``custom_pipelines``, card).
 * :func:`plan_training`: converts epochs / max_steps into one pass over a :class:`TrackingPairDataset` of virtual
   length ``samples_per_epoch * num_epochs`` (so pairs never repeat across epochs and no epoch counter has to
   reach DataLoader workers).
@@ -15,8 +20,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +34,14 @@ from transformers import Trainer, TrainingArguments
 
 
 __all__ = ["SimTrackTrainer", "SimTrackTrainingArguments", "StepDecay", "default_num_workers", "plan_training",
-           "samples_per_step", "simtrack_param_groups"]
+           "samples_per_step", "simtrack_param_groups", "unwrapped_name"]
+
+logger = logging.getLogger(__name__)
+RECIPE_OPTIMIZER = "adamw_torch"
+"""`optim` of the reference recipe: `torch.optim.AdamW` over the three groups (any other `optim` is the Trainer's)."""
+STEP_SCHEDULE = "constant"
+"""`lr_scheduler_type` that means the recipe's step schedule: constant, then x `lr_drop_factor` (1 = no drop)."""
+_WRAPPERS = frozenset({"module", "_fsdp_wrapped_module", "_checkpoint_wrapped_module", "_orig_mod"})
 
 
 def default_num_workers() -> int:
@@ -71,6 +85,15 @@ class SimTrackTrainingArguments(TrainingArguments):
                                         "replaces lr_drop_fraction."}
     )
     lr_drop_factor: float = field(default=0.1, metadata={"help": "Learning rate multiplier after the drop."})
+    optim: str = field(
+        default=RECIPE_OPTIMIZER, metadata={"help": "adamw_torch (default): the recipe's AdamW; any other Trainer "
+                                                    "optimizer name is built over the same three groups."}
+    )
+    lr_scheduler_type: str = field(
+        default=STEP_SCHEDULE, metadata={"help": "constant (default): the recipe's step schedule (constant, then x "
+                                                 "lr_drop_factor; lr_drop_factor 1 keeps it constant); any other "
+                                                 "type is the Trainer's own (the lr_drop options do not apply)."}
+    )
     dataloader_num_workers: int = field(
         default=-1, metadata={"help": "Data-loading worker processes per training process (each decodes frames and "
                                       "crops pairs); -1 (default): the CPU share of this process minus one, at most "
@@ -82,7 +105,16 @@ class SimTrackTrainingArguments(TrainingArguments):
             self.dataloader_num_workers = default_num_workers()
         if self.lr_drop_epoch is not None and not self.lr_drop_epoch > 0:
             raise ValueError(f"lr_drop_epoch must be > 0, got {self.lr_drop_epoch}")
+        if self.lr_drop_epoch is not None and self.lr_scheduler_type != STEP_SCHEDULE:
+            raise ValueError(f"lr_drop_epoch applies to the step schedule (lr_scheduler_type {STEP_SCHEDULE}), not "
+                             f"to lr_scheduler_type {self.lr_scheduler_type}: give one or the other")
         super().__post_init__()
+
+
+def unwrapped_name(name: str) -> str:
+    """A parameter name without the segments DDP (``module``), FSDP v1 (``_fsdp_wrapped_module``), activation
+    checkpointing and torch.compile (``_orig_mod``) insert: the name in the bare model."""
+    return ".".join(part for part in name.split(".") if part not in _WRAPPERS)
 
 
 def simtrack_param_groups(
@@ -94,7 +126,10 @@ def simtrack_param_groups(
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        name = name.removeprefix("module.")
+        if "_flat_param" in name:
+            raise ValueError("FSDP flattened the parameters (use_orig_params=False): the recipe's learning-rate "
+                             "groups need fsdp_config use_orig_params=true")
+        name = unwrapped_name(name)
         if name.startswith(("bottleneck.", "box_head.")):
             groups["head"].append(param)
         elif name.startswith("embeddings.pos_fc."):
@@ -130,31 +165,43 @@ class SimTrackTrainer(Trainer):
     default to 0.1 / 0.8 / 0.1) and pass the image processor as ``processing_class`` so every checkpoint holds it.
     """
 
-    _metric_names = ("l1_loss", "giou_loss", "mean_iou")
+    # logged sums: l1 per step; GIoU and IoU weighted by the non-degenerate predictions; counts
+    _sum_names = ("l1_loss", "giou_loss", "mean_iou", "steps", "valid", "predictions")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # sums of the logged terms and their count, kept on the training device (no host sync per step)
-        self._metric_sums = torch.zeros(len(self._metric_names) + 1, dtype=torch.float32, device=self.args.device)
+        # kept on the training device (no host sync per step)
+        self._metric_sums = torch.zeros(len(self._sum_names), dtype=torch.float32, device=self.args.device)
 
     def _arg(self, name: str, default: float) -> float:
         return float(getattr(self.args, name, default))
 
     def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
+        """The recipe's three groups, for its AdamW (``optim="adamw_torch"``) or the Trainer's `optim`."""
         if self.optimizer is None:
+            model = self.model if model is None else model
             groups = simtrack_param_groups(
-                self.model if model is None else model, self.args.learning_rate,
-                self._arg("backbone_lr_multiplier", 0.1), self.args.weight_decay,
+                model, self.args.learning_rate, self._arg("backbone_lr_multiplier", 0.1), self.args.weight_decay,
             )
-            self.optimizer = torch.optim.AdamW(
-                groups, lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
-                eps=self.args.adam_epsilon, weight_decay=self.args.weight_decay,
-            )
+            if self.args.optim == RECIPE_OPTIMIZER:
+                self.optimizer = torch.optim.AdamW(
+                    groups, lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
+                    eps=self.args.adam_epsilon, weight_decay=self.args.weight_decay,
+                )
+            else:
+                optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+                if "params" in kwargs or "optimizer_dict" in kwargs:
+                    raise ValueError(f"optim {self.args.optim} builds its own parameter groups; SimTrack training "
+                                     "needs its three (head, pos_fc, backbone x backbone_lr_multiplier)")
+                self.optimizer = optimizer_cls(groups, **kwargs)
         return self.optimizer
 
     def create_scheduler(
         self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None
     ) -> torch.optim.lr_scheduler.LRScheduler:
+        """The step schedule for ``lr_scheduler_type="constant"`` (see the module docstring), else the Trainer's."""
+        if self.args.lr_scheduler_type != STEP_SCHEDULE:
+            return super().create_scheduler(num_training_steps, optimizer)
         if self.lr_scheduler is None:
             drop_epoch = getattr(self.args, "lr_drop_epoch", None)
             per_epoch = getattr(self.train_dataset, "samples_per_epoch", None)
@@ -176,8 +223,12 @@ class SimTrackTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         outputs = model(**inputs)
         if model.training and outputs.loss_dict is not None:
-            terms = torch.stack([outputs.loss_dict[name] for name in self._metric_names]).float()
-            self._metric_sums += torch.cat((terms.to(self._metric_sums.device), terms.new_ones(1)))
+            terms = outputs.loss_dict
+            count = terms["l1_loss"].new_tensor(outputs.pred_boxes.shape[0], dtype=torch.float32)
+            valid = count - terms["num_degenerate"].float()
+            sums = torch.stack([terms["l1_loss"].float(), terms["giou_loss"].float() * valid,
+                                terms["mean_iou"].float() * valid, torch.ones_like(count), valid, count])
+            self._metric_sums += sums.to(self._metric_sums.device)
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -185,13 +236,43 @@ class SimTrackTrainer(Trainer):
             sums = self._metric_sums
             if self.args.world_size > 1:
                 sums = self.accelerator.reduce(sums, reduction="sum")
-            if sums[-1] > 0:
-                logs.update({name: round(float(v / sums[-1]), 6) for name, v in zip(self._metric_names, sums[:-1])})
+            l1, giou, iou, steps, valid, count = sums.tolist()
+            if steps > 0:
+                logs["l1_loss"] = round(l1 / steps, 6)
+                logs["degenerate_boxes"] = round(1 - valid / count, 6)
+                if valid > 0:
+                    logs.update(giou_loss=round(giou / valid, 6), mean_iou=round(iou / valid, 6))
+                else:
+                    logger.warning("every predicted box since the last log was degenerate (x2 < x1 or y2 < y1): "
+                                   "giou_loss and mean_iou are undefined, not logged; the L1 term still trains")
             self._metric_sums.zero_()
             per_epoch = getattr(self.train_dataset, "samples_per_epoch", None)
             if per_epoch:  # epochs of pairs (the Trainer's own epoch counts passes over the virtual length)
                 logs["data_epoch"] = round(self.state.global_step * samples_per_step(self.args) / per_epoch, 4)
         super().log(logs, start_time)
+
+
+    def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
+                    token: str | None = None, revision: str | None = None, private: bool | None = None,
+                    **kwargs: Any) -> str | None:
+        """Save, then upload the package's Hub export of the model to ``args.hub_model_id`` (or the output folder's
+        name): weights, processor, remote code with ``auto_map`` and ``custom_pipelines``, and the card (which
+        states the run's base and data when the output folder holds them). Returns the commit URL (rank 0)."""
+        from ..tools.hub import WeightsSource, export_for_hub, nearest_variant, push_folder, read_provenance
+
+        self.save_model(_internal_call=True)
+        if not self.is_world_process_zero():
+            return None
+        model = self.accelerator.unwrap_model(self.model)
+        repo_id = self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
+        source = WeightsSource("folder", self.args.output_dir, training=read_provenance(self.args.output_dir))
+        with tempfile.TemporaryDirectory() as upload:
+            export_for_hub(model, self.processing_class, nearest_variant(model.config), upload, source,
+                           repo_id=repo_id)
+            return push_folder(upload, repo_id, private=bool(self.args.hub_private_repo if private is None
+                                                             else private),
+                               revision=revision or self.args.hub_revision, commit_message=commit_message,
+                               token=token or self.args.hub_token)
 
 
 def plan_training(args: TrainingArguments, samples_per_epoch: int) -> tuple[int, int]:
