@@ -44,6 +44,7 @@ def test_cli_track_writes_video_results_and_attention(tmp_path, model_folder, ca
           "--results", str(results), "--attention-maps", str(maps), "--attention-every", "2"])
     printed = capsys.readouterr().out
     assert "tracked 6 frames" in printed and "FPS" in printed
+    assert f"wrote {out} (annotated video); {results} (boxes" in printed and f"{maps}/ (2 attention-map PNG)" in printed
     boxes = read_results(results)
     assert boxes.shape == (6, 4) and np.allclose(boxes[0], [40, 30, 32, 28])
     capture = cv2.VideoCapture(str(out))
@@ -78,6 +79,28 @@ def test_cli_track_bad_box_and_missing_video(tmp_path, model_folder, capsys):
     with pytest.raises(SystemExit) as info:
         main(["track", str(tmp_path / "missing.mp4"), "--box", "1,2,3,4", "--model", str(model_folder)])
     assert info.value.code == 2 and "missing.mp4" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # the video is checked before the model loads
+        main(["track", str(tmp_path / "missing.mp4"), "--box", "1,2,3,4", "--model", str(tmp_path / "no_model")])
+    assert info.value.code == 2 and "no such video file or frame folder" in capsys.readouterr().err
+
+
+def test_cli_track_frame_range(tmp_path, model_folder, capsys):
+    """--start-frame / --max-frames: the box is on the start frame; the files hold the tracked frames only."""
+    video = tmp_path / "in.mp4"
+    write_video(video, count=8)
+    main(["track", str(video), "--box", "40,30,32,28", "--model", str(model_folder), "--start-frame", "2",
+          "--max-frames", "4", "--results", str(tmp_path / "boxes.txt")])
+    assert "tracked 4 frames" in capsys.readouterr().out
+    tracker = SimTrackTracker.from_pretrained(model_folder)
+    from simtrack_hf.io.frames import open_frames
+
+    with open_frames(str(video)) as reader:
+        clip = list(reader)[2:6]
+    expected = np.stack([r.boxes[0] for r in tracker.track_video(clip, [40, 30, 32, 28])])
+    np.testing.assert_allclose(read_results(tmp_path / "boxes.txt"), expected, atol=1e-3)
+    with pytest.raises(SystemExit) as info:
+        main(["track", str(video), "--box", "40,30,32,28", "--model", str(model_folder), "--start-frame", "8"])
+    assert info.value.code == 2 and "start frame 8 is past the end of the video (8 frames)" in capsys.readouterr().err
 
 
 def test_attention_maps_follow_the_definition():

@@ -32,15 +32,24 @@ def config_from_args(args: argparse.Namespace) -> SimTrackConfig:
     return load_config(args.variant, args.config)
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1 (an argparse type)."""
+def _int_at_least(text: str, minimum: int, description: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (an argparse type)."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (an argparse type)."""
+    return _int_at_least(text, 0, "an integer >= 0")
 
 
 def parse_device(text: str) -> str:

@@ -6,11 +6,14 @@ import argparse
 import os
 from typing import Any
 
+import numpy as np
+
 from ..loading import DEFAULT_MODEL
 from .common import (
     add_dtype_argument,
     add_tracking_options_argument,
     check_writable,
+    non_negative_int,
     parse_box,
     parse_device,
     positive_int,
@@ -36,6 +39,10 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attention-maps", metavar="DIR", help="save per-layer target attention grids (PNG) here")
     parser.add_argument("--attention-every", type=positive_int, default=10, metavar="N",
                         help="one attention grid every N frames")
+    parser.add_argument("--start-frame", type=non_negative_int, default=0, metavar="N",
+                        help="start tracking at frame N (0-based; --box is on that frame; default 0)")
+    parser.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
+                        help="track at most N frames (default: to the end of the video)")
 
 
 def _load_tracker(model: str, backend: str | None, device: str | None, dtype: str,
@@ -53,15 +60,23 @@ def _load_tracker(model: str, backend: str | None, device: str | None, dtype: st
 
 
 def _track_and_report(tracker: Any, source: Any, boxes: Any, **files: Any) -> None:
-    """`track_to_files`, then one closing line: frames, seconds and FPS."""
+    """`track_to_files`, then a line with frames, seconds and FPS and one naming the files written."""
     import time
 
-    from ..inference.video import track_to_files
+    from ..inference.video import target_results_paths, track_to_files
 
     started = time.perf_counter()
     count = track_to_files(tracker, source, boxes, **files)
     seconds = time.perf_counter() - started
     print(f"tracked {count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} FPS)")
+    written = [f"{files['output']} (annotated video)"] if files.get("output") else []
+    if files.get("results"):
+        paths = target_results_paths(files["results"], len(np.asarray(boxes).reshape(-1, 4)))
+        written.append(f"{', '.join(paths)} (boxes, one x,y,w,h line per frame)")
+    if files.get("attention_dir"):
+        maps = len([name for name in os.listdir(files["attention_dir"]) if name.endswith(".png")])
+        written.append(f"{files['attention_dir']}/ ({maps} attention-map PNG)")
+    print(f"wrote {'; '.join(written)}" if written else "wrote no files (give --output / --results to keep them)")
 
 
 def track(args: argparse.Namespace) -> None:
@@ -69,14 +84,17 @@ def track(args: argparse.Namespace) -> None:
     (`simtrack_hf.inference.video.track_to_files`). Output paths are checked before the model loads."""
     from ..inference.video import target_results_paths
 
+    source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
+    if isinstance(source, str) and not os.path.exists(source):
+        raise FileNotFoundError(f"no such video file or frame folder: {source}")
     results_paths = target_results_paths(args.results, len(args.box)) if args.results else []
     for path in [*results_paths, args.output]:
         if path:
             check_writable(path)
     tracker = _load_tracker(args.model, args.backend, args.device, args.dtype, args.tracking_options)
-    source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
     _track_and_report(tracker, source, args.box, output=args.output, results=args.results,
-                      attention_dir=args.attention_maps, attention_every=args.attention_every)
+                      attention_dir=args.attention_maps, attention_every=args.attention_every,
+                      start_frame=args.start_frame, max_frames=args.max_frames)
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,8 +107,6 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def demo(args: argparse.Namespace) -> None:
     """Track the target of the shipped example clip (held-out real photographs), score it against its truth."""
-    import numpy as np
-
     from ..evaluation.metrics import evaluate_sequence
     from ..examples import example_clips
     from ..io.boxes import read_results
@@ -107,5 +123,4 @@ def demo(args: argparse.Namespace) -> None:
     visible = np.isfinite(truth).all(1)
     ours = evaluate_sequence(read_results(results), truth, visible, name="demo")
     static = evaluate_sequence(np.repeat(truth[:1], len(truth), 0), truth, visible, name="demo")
-    print(f"wrote {output} (annotated) and {results}")
     print(f"success AUC vs ground truth: SimTrack {ours.auc:.1f}, first-box baseline {static.auc:.1f}")

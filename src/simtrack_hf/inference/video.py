@@ -5,6 +5,7 @@ and attention-map grids (what `simtrack track` and `simtrack demo` write; the lo
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from typing import Any
 
@@ -37,9 +38,12 @@ def track_to_files(
     attention_dir: str | None = None,
     attention_every: int = 10,
     progress: bool = True,
+    start_frame: int = 0,
+    max_frames: int | None = None,
 ) -> int:
-    """Track `boxes` ((4,) or (N, 4) first-frame `[x, y, w, h]`) through `source` (video file, image folder, camera
-    index or frames); returns the number of frames tracked.
+    """Track `boxes` ((4,) or (N, 4) `[x, y, w, h]` on frame `start_frame`) through `source` (video file, image
+    folder, camera index or frames) from that frame on, `max_frames` frames at most; returns the number of frames
+    tracked.
 
     Writes, frame by frame: `output` (the annotated video), `results` (one ``x,y,w,h`` line per frame; several
     targets: `target_results_paths`) and, in `attention_dir`, the target attention grid ``frame_%06d.png`` of
@@ -56,11 +60,17 @@ def track_to_files(
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(open(path, "w")) for path in results_paths]
         frames = stack.enter_context(open_frames(source))
+        total = frames.num_frames
+        if total is not None and start_frame >= total:
+            raise ValueError(f"start frame {start_frame} is past the end of the video ({total} frames)")
+        if total is not None or max_frames is not None:
+            total = min(n for n in (total and total - start_frame, max_frames) if n is not None)
+        selected = itertools.islice(frames, start_frame, None if max_frames is None else start_frame + max_frames)
         writer = stack.enter_context(AnnotatedVideoWriter(output, fps=frames.fps or 30)) if output else None
-        bar = stack.enter_context(tqdm(total=frames.num_frames, unit="frame", desc="tracking", disable=not progress))
+        bar = stack.enter_context(tqdm(total=total, unit="frame", desc="tracking", disable=not progress))
         inspect = attention_maps if attention_dir else None
         try:
-            for tracked in track_videos([(tracker, frames, boxes)], inspect=inspect, inspect_every=attention_every):
+            for tracked in track_videos([(tracker, selected, boxes)], inspect=inspect, inspect_every=attention_every):
                 result = tracked.result
                 if tracked.inspection is not None:
                     maps, crops = tracked.inspection
