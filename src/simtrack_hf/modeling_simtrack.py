@@ -103,14 +103,73 @@ def validate_boxes(boxes: torch.Tensor, name: str, batch_size: int, check_values
         raise ValueError(f"{name} needs positive width and height (normalised xywh / cxcywh), got {boxes.tolist()}")
 
 
+class SimTrackFixedBatchNorm(nn.BatchNorm2d):
+    """BatchNorm2d that always normalises with its stored statistics, in training too: a pretrained CNN stem keeps
+    the (ImageNet) statistics it was trained with whatever the tracking batch holds. Affine weights stay trainable."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(features, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+
+
+class SimTrackMBConvBlock(nn.Module):
+    """EfficientNet-Lite inverted residual (no squeeze-excitation, ReLU6): [1x1 expand] -> kxk depthwise (stride)
+    -> 1x1 project, residual when stride 1 and widths match. (B,Cin,H,W) -> (B,Cout,H/stride,W/stride)."""
+
+    def __init__(self, in_channels: int, expand_ratio: int, kernel: int, stride: int, out_channels: int) -> None:
+        super().__init__()
+        hidden = in_channels * expand_ratio
+        if expand_ratio != 1:
+            self.expand_conv = nn.Conv2d(in_channels, hidden, 1, bias=False)
+            self.bn0 = SimTrackFixedBatchNorm(hidden, eps=1e-3)
+        self.depthwise_conv = nn.Conv2d(hidden, hidden, kernel, stride, kernel // 2, groups=hidden, bias=False)
+        self.bn1 = SimTrackFixedBatchNorm(hidden, eps=1e-3)
+        self.project_conv = nn.Conv2d(hidden, out_channels, 1, bias=False)
+        self.bn2 = SimTrackFixedBatchNorm(out_channels, eps=1e-3)
+        self.residual = stride == 1 and in_channels == out_channels
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        hidden = F.relu6(self.bn0(self.expand_conv(features))) if hasattr(self, "expand_conv") else features
+        hidden = self.bn2(self.project_conv(F.relu6(self.bn1(self.depthwise_conv(hidden)))))
+        return features + hidden if self.residual else hidden
+
+
+class SimTrackHybridPatchEmbedding(nn.Module):
+    """The ViT "hybrid" input: an EfficientNet-Lite stem (3x3 conv stride 2, MBConv blocks) to stride s, then a
+    conv of kernel = stride = P / s to the hidden size. (B,3,H,W) -> (B,C,H/P,W/P), as the single patch conv."""
+
+    def __init__(self, config: SimTrackConfig) -> None:
+        super().__init__()
+        channels = config.hybrid_stem_channels
+        self.stem = nn.Conv2d(3, channels, 3, 2, 1, bias=False)
+        self.stem_norm = SimTrackFixedBatchNorm(channels, eps=1e-3)
+        blocks = []
+        for expand_ratio, kernel, stride, out_channels in config.hybrid_blocks:
+            blocks.append(SimTrackMBConvBlock(channels, expand_ratio, kernel, stride, out_channels))
+            channels = out_channels
+        self.blocks = nn.ModuleList(blocks)
+        k = config.patch_size // config.hybrid_stride
+        self.projection = nn.Conv2d(channels, config.hidden_size, k, k)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        features = F.relu6(self.stem_norm(self.stem(pixel_values)))
+        for block in self.blocks:
+            features = block(features)
+        return self.projection(features)
+
+
 class SimTrackEmbeddings(nn.Module):
-    """Patch embedding shared by template, foveal and search crops, and their three position embeddings."""
+    """Patch embedding shared by template, foveal and search crops (the paper's single conv, or with
+    `config.hybrid_blocks` a CNN stem), and their three position embeddings. A hybrid stem runs on the foveal
+    window's own pixels, as the patch conv does, so its tokens keep the window's offset in the template."""
 
     def __init__(self, config: SimTrackConfig) -> None:
         super().__init__()
         self.config = config
         c, p = config.hidden_size, config.patch_size
-        self.patch_embedding = nn.Conv2d(3, c, kernel_size=p, stride=p, bias=False)
+        if config.is_hybrid:
+            self.patch_embedding = SimTrackHybridPatchEmbedding(config)
+        else:
+            self.patch_embedding = nn.Conv2d(3, c, kernel_size=p, stride=p, bias=False)
         self.class_embedding = nn.Parameter(torch.zeros(c))
         self.position_embedding = nn.Embedding((config.pretrained_image_size // p) ** 2 + 1, c)
         self.pos_fc = nn.Sequential(
@@ -384,4 +443,4 @@ class SimTrackModel(SimTrackPreTrainedModel):
         )
 
 
-__all__ = ["SimTrackModel", "SimTrackOutput", "SimTrackPreTrainedModel", "simtrack_loss"]
+__all__ = ["SimTrackHybridPatchEmbedding", "SimTrackModel", "SimTrackOutput", "SimTrackPreTrainedModel", "simtrack_loss"]
