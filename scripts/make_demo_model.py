@@ -35,6 +35,7 @@ import dataclasses
 import json
 import logging
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -127,7 +128,9 @@ def initial_model(args: argparse.Namespace) -> SimTrackModel:
     init_hybrid_stem(model, args.stem_init)
     if args.init_from:
         fresh = transfer_weights(model, load_model(args.init_from, config))
-        logger.info("warm start from %s; initialised afresh: %s", args.init_from, ", ".join(fresh))
+        stem = ("embeddings.patch_embedding.stem", "embeddings.patch_embedding.blocks")
+        logger.info("warm start from %s; initialised afresh: %s", args.init_from,
+                    ", ".join(name for name in fresh if not name.startswith(stem)))
     if args.freeze_stem:
         stem = model.embeddings.patch_embedding
         for module in (stem.stem, stem.stem_norm, stem.blocks):
@@ -135,10 +138,9 @@ def initial_model(args: argparse.Namespace) -> SimTrackModel:
     return model
 
 
-def train(args: argparse.Namespace, work: Path) -> tuple[SimTrackModel, SimTrackImageProcessor, dict]:
+def train(model: SimTrackModel, args: argparse.Namespace, work: Path
+          ) -> tuple[SimTrackModel, SimTrackImageProcessor, dict]:
     """Train on photo videos, still photos and synthetic videos; returns the model, its processor and facts."""
-    set_seed(args.seed)
-    model = initial_model(args)
     config = model.config
     processor = SimTrackImageProcessor.from_model_config(config)
     photo_paths = list_photos(photo_folder(args, "train"))
@@ -282,10 +284,16 @@ def print_table(report: dict) -> None:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    set_seed(args.seed)
+    try:
+        model = initial_model(args)
+    except (ValueError, OSError) as error:  # wrong weights or config: one line, nothing written
+        print(f"make_demo_model.py: error: {error}".splitlines()[0], file=sys.stderr)
+        raise SystemExit(2) from None
     work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="simtrack_demo_"))
     start = time.time()
     try:
-        model, processor, facts = train(args, work)
+        model, processor, facts = train(model, args, work)
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)

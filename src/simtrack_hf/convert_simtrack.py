@@ -36,6 +36,12 @@ _IN_PROJ = re.compile(r"^backbone\.visual\.transformer\.resblocks\.(\d+)\.attn\.
 _UNUSED = {"backbone.visual.proj"}
 
 
+def _refuse_hybrid(config: SimTrackConfig, source: str) -> None:
+    if config.is_hybrid:
+        raise ValueError(f"{source} fit the paper's patch embedding, not a hybrid config (hybrid_blocks): use a "
+                         "published variant's config, or initialise the hybrid stem with EfficientNet-Lite weights")
+
+
 def expected_state_dict_shapes(config: SimTrackConfig) -> dict[str, torch.Size]:
     """Names and shapes of a SimTrackModel state dict for `config`, built on the meta device (no memory)."""
     with torch.device("meta"):
@@ -67,6 +73,7 @@ def convert_original_state_dict(original_state_dict: Mapping, config: SimTrackCo
     The packed attention `in_proj_{weight,bias}` (3C, C) is split into q / k / v (in that order); the unused CLIP
     `proj` is dropped. Raises `ValueError` naming unknown keys, missing keys and shape mismatches.
     """
+    _refuse_hybrid(config, "an original SimTrack checkpoint")
     if "net" in original_state_dict and isinstance(original_state_dict["net"], Mapping):
         original_state_dict = original_state_dict["net"]
     converted: dict[str, torch.Tensor] = {}
@@ -140,6 +147,8 @@ def simtrack_from_clip_vision(clip_model, config: SimTrackConfig):
     Raises `ValueError` when the CLIP width, patch size or depth do not fit `config`.
     """
     from transformers import CLIPVisionModel
+
+    _refuse_hybrid(config, "CLIP weights")
     if not isinstance(clip_model, torch.nn.Module):
         clip_model = CLIPVisionModel.from_pretrained(clip_model)
     clip_config = getattr(clip_model.config, "vision_config", clip_model.config)
