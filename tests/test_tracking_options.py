@@ -9,8 +9,9 @@ from conftest import tiny_config
 
 from simtrack_hf import SimTrackModel
 from simtrack_hf.data.synthetic import render_sequence
-from simtrack_hf.tracking_simtrack import TrackingOptions, corner_prior_boxes
+from simtrack_hf.inference.attention import attention_maps
 from simtrack_hf.inference.tracker import SimTrackTracker, track_many
+from simtrack_hf.tracking_simtrack import TrackingOptions, corner_prior_boxes, track_videos
 
 
 def heads_up_model(seed: int = 0, **config) -> SimTrackModel:
@@ -90,6 +91,62 @@ def test_lost_search_growth_enlarges_next_crop(clip):
     tracker.track(frames[1])
     grown, box = tracker.search_boxes()[0], tracker.boxes[0]
     assert np.allclose(grown[2:], 2 * box[2:]) and np.allclose(grown[:2] + grown[2:] / 2, box[:2] + box[2:] / 2)
+
+
+def test_per_call_lost_search_growth_grows_the_crop(clip):
+    frames, boxes = clip
+    per_call = SimTrackTracker(heads_up_model(), lost_threshold=1.0)  # growth 1.0 in the session
+    per_call.init(frames[0], boxes[0])
+    per_call.track(frames[1])  # lost: score below 1.0
+    box = per_call.boxes[0]
+    assert np.array_equal(per_call.prepare_step(frames[2]).centred_on[0], box)
+    grown = per_call.prepare_step(frames[2], lost_search_growth=2.0).centred_on[0]
+    assert np.allclose(grown[2:], 2 * box[2:]) and np.allclose(grown[:2] + grown[2:] / 2, box[:2] + box[2:] / 2)
+    # tracking with the per-call growth is tracking with that growth in the session
+    in_session = SimTrackTracker(heads_up_model(), lost_threshold=1.0, lost_search_growth=2.0)
+    in_session.init(frames[0], boxes[0])
+    in_session.track(frames[1])
+    np.testing.assert_array_equal(per_call.track(frames[2], lost_search_growth=2.0).boxes,
+                                  in_session.track(frames[2]).boxes)
+
+
+def test_attention_maps_show_the_crops_the_model_saw(clip):
+    frames, boxes = clip
+    tracker = SimTrackTracker(heads_up_model(), lost_threshold=1.0)
+    seen = []
+
+    def inspect(session, step):
+        seen.append(step)
+        return attention_maps(session, step)
+
+    tracked = list(track_videos([(tracker, frames[:4], boxes[0])], inspect=inspect, inspect_every=1,
+                                lost_search_growth=2.0))
+    assert [t.inspection is None for t in tracked] == [True, False, False, False]
+    processor = tracker.processor
+    mean, std = np.array(processor.image_mean), np.array(processor.image_std)
+    for step, frame in zip(seen, tracked[1:]):
+        maps, crops = frame.inspection
+        assert step.options.lost_search_growth == 2.0 and step.frame_index == frame.result.frame_index
+        # the crops drawn are the model's input (de-normalised), around the grown boxes of lost targets
+        model_input = (step.search_pixel_values[0].permute(1, 2, 0).numpy() * std + mean) * 255
+        assert np.abs(crops[0].astype(np.float64) - model_input).max() < 0.01
+    grown = seen[-1].centred_on[0]  # lost on the frame before: a grown region, not the previous box
+    assert not np.allclose(grown, tracked[-2].result.boxes[0])
+    direct = attention_maps(tracker, frames[4], lost_search_growth=2.0)[1]
+    around_box = processor.crop_around_boxes(frames[4], tracker.boxes, processor.search_factor,
+                                             processor.search_size)[0]
+    assert not np.array_equal(direct, around_box)
+
+
+def test_corner_prior_without_weight_is_the_heads_soft_argmax():
+    model = heads_up_model()
+    search = torch.randn(2, 3, 128, 128)
+    template = model.embed_template(torch.randn(2, 3, 64, 64), torch.tensor([[0.25, 0.25, 0.5, 0.5]] * 2))
+    with torch.no_grad():
+        out = model(search_pixel_values=search, template_embeddings=template)
+    boxes = corner_prior_boxes(out.corner_logits, torch.tensor([[30.0, 20.0], [10.0, 40.0]]), torch.zeros(2),
+                               torch.full((2,), 0.5), model.config.patch_size)
+    torch.testing.assert_close(boxes, out.pred_boxes.float(), rtol=0, atol=1e-6)
 
 
 def test_score_gated_template_update(clip):

@@ -80,6 +80,12 @@ def soft_argmax_coordinates(grid: int, stride: int) -> torch.Tensor:
     return torch.stack((index.repeat(grid), index.repeat_interleave(grid)))
 
 
+def soft_argmax(probs: torch.Tensor, coordinates: torch.Tensor, size: float) -> torch.Tensor:
+    """(B, 2, G²) corner probabilities -> (B, 4) expected top-left / bottom-right corners, xyxy in [0, 1] of the
+    crop (`coordinates` from `soft_argmax_coordinates`, `size` the crop side in pixels)."""
+    return (probs[:, :, None, :] * coordinates.float()).sum(-1).flatten(1) / size
+
+
 def resize_patch_positions(table: torch.Tensor, grid: int) -> torch.Tensor:
     """(g², C) row-major position table -> (grid², C), bilinear (align_corners=False, no antialias) as the original."""
     old = int(round(table.shape[0] ** 0.5))
@@ -257,8 +263,7 @@ class SimTrackCornerHead(nn.Module):
         """
         logits = torch.cat((self.tower(features, "tl"), self.tower(features, "br")), dim=1)
         probs = logits.flatten(2).float().softmax(-1)
-        coords = (probs[:, :, None, :] * self.coordinates.float()).sum(-1)  # (B, 2 corners, 2 axes)
-        return logits, coords.flatten(1) / self.image_size, probs
+        return logits, soft_argmax(probs, self.coordinates, self.image_size), probs
 
 
 def generalized_box_iou(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -43,9 +43,10 @@ import numpy as np
 import torch
 
 from .image_processing_simtrack import SimTrackImageProcessor, to_rgb_uint8
+from .modeling_simtrack import box_xyxy_to_cxcywh, soft_argmax, soft_argmax_coordinates
 
 __all__ = ["SearchStep", "SimTrackSession", "TrackedFrame", "TrackingOptions", "TrackingResult",
-           "corner_prior_boxes", "refine_predictions", "track_many", "track_videos"]
+           "corner_prior_boxes", "prepare_steps", "refine_predictions", "track_many", "track_steps", "track_videos"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class TrackingOptions:
 
 def corner_prior_boxes(corner_logits: torch.Tensor, previous_wh: torch.Tensor, weights: torch.Tensor,
                        sigmas: torch.Tensor, stride: int) -> torch.Tensor:
-    """Soft-argmax boxes after the motion prior on the corner heatmaps.
+    """Soft-argmax boxes after the motion prior on the corner heatmaps (the corner head's own soft-argmax).
 
     Args:
         corner_logits: (B, 2, G, G) top-left / bottom-right logits.
@@ -130,21 +131,17 @@ def corner_prior_boxes(corner_logits: torch.Tensor, previous_wh: torch.Tensor, w
     Returns:
         (B, 4) normalised cxcywh boxes in the search crop.
     """
-    b, _, grid, _ = corner_logits.shape
+    grid = corner_logits.shape[-1]
     size = float(grid * stride)
-    index = torch.arange(grid, dtype=torch.float32, device=corner_logits.device) * stride
-    ys, xs = torch.meshgrid(index, index, indexing="ij")
-    cells = torch.stack((xs.reshape(-1), ys.reshape(-1)), -1)  # (G², 2) top-left corners of the cells
+    coordinates = soft_argmax_coordinates(grid, stride).to(corner_logits.device)  # (2, G²) cell top-left corners
     centre = size / 2
     expected = torch.stack((centre - previous_wh / 2, centre + previous_wh / 2), 1)  # (B, 2 corners, 2)
-    d2 = ((cells[None, None] - expected[:, :, None]) ** 2).sum(-1)  # (B, 2, G²)
+    d2 = ((coordinates.T[None, None] - expected[:, :, None]) ** 2).sum(-1)  # (B, 2, G²)
     sigma = (sigmas.float() * previous_wh.prod(-1).clamp_min(1e-6).sqrt())[:, None, None]
     prior = (1 - weights.float())[:, None, None] + weights.float()[:, None, None] * torch.exp(-d2 / (2 * sigma**2))
     probs = corner_logits.float().flatten(2).softmax(-1) * prior
     probs = probs / probs.sum(-1, keepdim=True).clamp_min(1e-12)
-    corners = (probs[..., None] * cells).sum(-2) / size  # (B, 2, 2): tl, br normalised
-    x1, y1, x2, y2 = corners[:, 0, 0], corners[:, 0, 1], corners[:, 1, 0], corners[:, 1, 1]
-    return torch.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), -1)
+    return box_xyxy_to_cxcywh(soft_argmax(probs, coordinates, size))
 
 
 def refine_predictions(pred_boxes: torch.Tensor, corner_logits: torch.Tensor | None, scores: torch.Tensor,
@@ -206,7 +203,9 @@ class TrackingResult:
 
 @dataclass(frozen=True)
 class SearchStep:
-    """A session's inputs to one batched forward (`SimTrackSession.prepare_step`), for its next frame.
+    """A session's inputs to one batched forward (`SimTrackSession.prepare_step`), for its next frame: every
+    decision of that frame (where each crop is centred, the options in force) is made here and only read afterwards
+    (`apply_step`, `simtrack_hf.inference.attention.attention_maps`).
 
     frame: (H, W, 3) uint8 RGB. object_ids: the N targets (their order in every tensor).
     search_pixel_values: (N, 3, S, S) float32 search crops. resize_factors: (N,) float64 crop px per image px.
@@ -388,11 +387,11 @@ class SimTrackSession:
             raise
 
     # ------------------------------------------------------------------------------------------ stepping
-    def search_boxes(self) -> np.ndarray:
-        """(N, 4) boxes the next search crops are centred on: the current boxes, enlarged by
-        `lost_search_growth` (same centre) for targets lost on the last frame."""
+    def search_boxes(self, growth: float | None = None) -> np.ndarray:
+        """(N, 4) boxes the next search crops are centred on: the current boxes, enlarged by `growth` (default: the
+        session's `lost_search_growth`; same centre) for targets lost on the last frame."""
         boxes = self.boxes
-        growth = self.options.lost_search_growth
+        growth = self.options.lost_search_growth if growth is None else growth
         if growth > 1.0 and self._lost.any():
             grow = np.where(self._lost, growth, 1.0)[:, None]
             boxes[:, :2] -= boxes[:, 2:] * (grow - 1) / 2
@@ -406,7 +405,7 @@ class SimTrackSession:
             raise RuntimeError("call init(frame, boxes) or add_objects(frame, {id: box}) before track(frame)")
         step_options = self.options.override(**options)
         frame = self._checked_frame(frame, self._frame_index + 1)
-        centred_on = self.search_boxes()
+        centred_on = self.search_boxes(step_options.lost_search_growth)
         if len(centred_on):
             search = self.processor.preprocess(frame, centred_on, crop="search")
             pixels, factors, sizes = search["search_pixel_values"], search["resize_factors"], search["image_sizes"]
@@ -472,22 +471,28 @@ class SimTrackSession:
             yield tracked.result
 
 
-@torch.inference_mode()
-def track_many(sessions: Sequence[SimTrackSession], frames: Sequence[Any], pool: ThreadPoolExecutor | None = None,
-               **options: Any) -> list[TrackingResult]:
-    """Advance sessions that share one model by one frame each, in ONE forward (all their targets are rows).
-
-    `frames[i]` is session i's next RGB frame (each session follows its own video: this is how an evaluation
-    batches several sequences). Search crops are made in `pool` threads when given; `options` override every
-    session's `TrackingOptions` for this frame. Each session takes its own slice of the output (`apply_step`).
-    """
-    if len(sessions) != len(frames) or not sessions:
-        raise ValueError(f"need one frame per session, got {len(frames)} frames for {len(sessions)} sessions")
+def _check_shared(sessions: Sequence[SimTrackSession], count: int) -> None:
+    if count != len(sessions) or not sessions:
+        raise ValueError(f"need one frame per session, got {count} frames for {len(sessions)} sessions")
     first = sessions[0]
     if any(s.model is not first.model or (s.device, s.dtype) != (first.device, first.dtype) for s in sessions):
         raise ValueError("track_many needs sessions that share one model, device and dtype")
-    steps = list((pool.map if pool else map)(lambda pair: pair[0].prepare_step(pair[1], **options),
-                                             zip(sessions, frames)))
+
+
+def prepare_steps(sessions: Sequence[SimTrackSession], frames: Sequence[Any], pool: ThreadPoolExecutor | None = None,
+                  **options: Any) -> list[SearchStep]:
+    """Each session's `prepare_step` for its next frame (crops made in `pool` threads when given)."""
+    _check_shared(sessions, len(frames))
+    return list((pool.map if pool else map)(lambda pair: pair[0].prepare_step(pair[1], **options),
+                                            zip(sessions, frames)))
+
+
+@torch.inference_mode()
+def track_steps(sessions: Sequence[SimTrackSession], steps: Sequence[SearchStep]) -> list[TrackingResult]:
+    """ONE forward over the prepared `steps` (`prepare_steps`) of sessions that share one model; each session
+    takes its own slice of the output (`apply_step`)."""
+    _check_shared(sessions, len(steps))
+    first = sessions[0]
     live = [(s, step) for s, step in zip(sessions, steps) if step.object_ids]
     outputs = None
     if live:
@@ -507,6 +512,17 @@ def track_many(sessions: Sequence[SimTrackSession], frames: Sequence[Any], pool:
             results.append(session.apply_step(step, torch.zeros(0, 4), torch.zeros(0)))
         start = stop
     return results
+
+
+def track_many(sessions: Sequence[SimTrackSession], frames: Sequence[Any], pool: ThreadPoolExecutor | None = None,
+               **options: Any) -> list[TrackingResult]:
+    """Advance sessions that share one model by one frame each, in ONE forward (all their targets are rows).
+
+    `frames[i]` is session i's next RGB frame (each session follows its own video: this is how an evaluation
+    batches several sequences). Search crops are made in `pool` threads when given; `options` override every
+    session's `TrackingOptions` for this frame. `prepare_steps`, then `track_steps`.
+    """
+    return track_steps(sessions, prepare_steps(sessions, frames, pool, **options))
 
 
 # ------------------------------------------------------------------------------------------------ the loop
@@ -559,9 +575,9 @@ def track_videos(videos: Iterable[tuple], *, batch_size: int = 1, pool: ThreadPo
             `boxes`. A name is put in front of the errors of its video.
         batch_size: videos in flight; when one ends the next starts, and joins the following step.
         pool: threads that read frames and make crops.
-        inspect: ``inspect(session, frame)`` is called before tracking frame ``i`` when ``i > 0`` and
-            ``i % inspect_every == 0`` (the session still holds frame ``i - 1``'s state); what it returns is the
-            frame's `TrackedFrame.inspection` (e.g. `simtrack_hf.inference.attention.attention_maps`).
+        inspect: ``inspect(session, step)`` is called with the prepared `SearchStep` of frame ``i`` (the crops the
+            model then sees) when ``i > 0`` and ``i % inspect_every == 0``, before the step is tracked; what it
+            returns is the frame's `TrackedFrame.inspection` (e.g. `simtrack_hf.inference.attention.attention_maps`).
         options: `TrackingOptions` overrides for every tracked frame.
 
     Yields each video's frames in order (frame 0 when it starts); an empty video raises ValueError.
@@ -595,17 +611,19 @@ def track_videos(videos: Iterable[tuple], *, batch_size: int = 1, pool: ThreadPo
             continue
         if not active:
             return
-        inspections = [
-            inspect(v.session, v.next_frame)
-            if inspect is not None and inspect_every and (v.session.frame_index + 1) % inspect_every == 0 else None
-            for v in active
-        ]
-        started = time.perf_counter()
+        sessions = [v.session for v in active]
         try:
-            results = track_many([v.session for v in active], [v.next_frame for v in active], pool, **options)
+            started = time.perf_counter()
+            steps = prepare_steps(sessions, [v.next_frame for v in active], pool, **options)
+            seconds = time.perf_counter() - started
+            inspections = [inspect(session, step) if inspect is not None and inspect_every
+                           and step.frame_index % inspect_every == 0 else None for session, step in zip(sessions, steps)]
+            started = time.perf_counter()
+            results = track_steps(sessions, steps)
+            seconds += time.perf_counter() - started
         except ValueError as error:
             raise _named(error, active, "tracking sequences") from error
-        share = (time.perf_counter() - started) / len(active)
+        share = seconds / len(active)
         stepped = [(v, v.next_frame) for v in active]
         for video, _ in stepped:
             video.next_frame = None

@@ -16,7 +16,7 @@ import torch
 
 from ..configuration_simtrack import SimTrackConfig
 from ..modeling_simtrack import SimTrackModel
-from ..tracking_simtrack import SimTrackSession
+from ..tracking_simtrack import SearchStep, SimTrackSession
 
 
 def target_attention_maps(
@@ -62,16 +62,18 @@ def layer_attention_weights(model: SimTrackModel, hidden_states: tuple[torch.Ten
 
 
 @torch.inference_mode()
-def attention_maps(tracker: SimTrackSession, frame: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Target-relevant attention over the search region around the tracker's current boxes (state unchanged).
+def attention_maps(tracker: SimTrackSession, frame: Any, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Target-relevant attention over the search regions of the tracker's next frame (state unchanged).
 
-    Returns maps (N, layers, sz, sz) in [0, 1] and the search crops (N, S, S, 3) uint8 RGB they cover. Runs one
-    extra forward of the tracker's model.
+    `frame` is the next RGB frame (prepared with `options`, as `track(frame, **options)` would) or its prepared
+    `SearchStep`: the maps and crops are those of exactly the regions the model sees for that frame. Returns maps
+    (N, layers, sz, sz) in [0, 1] and the search crops (N, S, S, 3) uint8 RGB they cover. Runs one extra forward
+    of the tracker's model.
     """
     model = tracker.model
     if not isinstance(model, torch.nn.Module):
         raise NotImplementedError("attention_maps needs the PyTorch model (backend='torch')")
-    step = tracker.prepare_step(frame)
+    step = frame if isinstance(frame, SearchStep) else tracker.prepare_step(frame, **options)
     outputs = model(
         search_pixel_values=step.search_pixel_values.to(tracker.device, tracker.dtype),
         template_embeddings=tracker.template_embeddings,
@@ -81,7 +83,7 @@ def attention_maps(tracker: SimTrackSession, frame: Any) -> tuple[np.ndarray, np
     attentions = layer_attention_weights(model, outputs.hidden_states)
     maps = target_attention_maps(attentions, relevance.float(), model.config)
     processor = tracker.processor
-    crops, _ = processor.crop_around_boxes(frame, tracker.boxes, processor.search_factor, processor.search_size)
+    crops, _ = processor.crop_around_boxes(step.frame, step.centred_on, processor.search_factor, processor.search_size)
     return maps.cpu().numpy(), crops
 
 
