@@ -78,9 +78,9 @@ def frames(count: int = 3) -> list[np.ndarray]:
     return [np.roll(base, 3 * i, axis=0) for i in range(count)]
 
 
-def saved_tiny_model(folder: Path, seed: int) -> SimTrackModel:
+def saved_tiny_model(folder: Path, seed: int, config: SimTrackConfig | None = None) -> SimTrackModel:
     torch.manual_seed(seed)
-    model = SimTrackModel(tiny_config()).eval()
+    model = SimTrackModel(config or tiny_config()).eval()
     model.save_pretrained(folder)
     SimTrackImageProcessor.from_model_config(model.config).save_pretrained(folder)
     return model
@@ -91,15 +91,18 @@ def boxes_of(model: SimTrackModel) -> torch.Tensor:
         return model(**seeded_inputs(model.config)).pred_boxes
 
 
-@pytest.fixture(scope="module")
-def dry_run(tmp_path_factory) -> tuple[Path, SimTrackModel]:
+def dry_run_folder(root: Path, config: SimTrackConfig | None = None) -> tuple[Path, SimTrackModel]:
     """The CLI's dry-run folder for a tiny trained model (`--from-folder`)."""
-    root = tmp_path_factory.mktemp("hub")
-    model = saved_tiny_model(root / "trained", seed=0)
+    model = saved_tiny_model(root / "trained", seed=0, config=config)
     argv = ["--variant", "sim-b16", "--repo-id", REPO, "--from-folder", str(root / "trained"),
             "--allow-config-mismatch", "--weights-note", "Tiny test model.", "--dry-run", str(root / "upload")]
     push(argv)
     return root / "upload", model
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory) -> tuple[Path, SimTrackModel]:
+    return dry_run_folder(tmp_path_factory.mktemp("hub"))
 
 
 # ------------------------------------------------------------------------------------------------ cards
@@ -306,8 +309,10 @@ print(json.dumps({"seeded": seeded, "card": box.tolist()}))
 """
 
 
-def test_trust_remote_code_without_the_package(dry_run, tmp_path):
-    folder, model = dry_run
+@pytest.mark.parametrize("hybrid", [False, True], ids=["patch", "hybrid"])
+def test_trust_remote_code_without_the_package(dry_run, tmp_path, hybrid):
+    """The uploaded code alone (the hybrid CNN embedding included) loads and tracks as the package does."""
+    folder, model = dry_run_folder(tmp_path / "hybrid", SimTrackConfig.from_variant("tiny-hybrid")) if hybrid else dry_run
     inputs = seeded_inputs(model.config)
     save_file(inputs, tmp_path / "inputs.safetensors")
     first, nxt = frames(2)

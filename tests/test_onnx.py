@@ -15,7 +15,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
 pytest.importorskip("onnxruntime")
 
-from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker  # noqa: E402
+from simtrack_hf import SimTrackConfig, SimTrackImageProcessor, SimTrackModel, SimTrackTracker  # noqa: E402
 from simtrack_hf.commands.export import add_arguments as add_export_arguments  # noqa: E402
 from simtrack_hf.commands.export import run as run_export_command  # noqa: E402
 from simtrack_hf.inference.attention import attention_maps  # noqa: E402
@@ -24,11 +24,11 @@ from simtrack_hf.tools.export import example_inputs, onnx_parity  # noqa: E402
 from simtrack_hf.tools.speed import synthetic_frame, target_boxes  # noqa: E402
 
 
-def informative_model(seed: int = 0) -> SimTrackModel:
+def informative_model(seed: int = 0, config: SimTrackConfig | None = None) -> SimTrackModel:
     """Tiny model with He-scaled random weights: its boxes and scores vary with the input (the default
     initialisation gives near-uniform heatmaps, which would make a parity test vacuous)."""
     torch.manual_seed(seed)
-    model = SimTrackModel(tiny_config()).eval()
+    model = SimTrackModel(config or tiny_config()).eval()
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for parameter in model.parameters():
@@ -192,3 +192,25 @@ def test_export_defaults_to_the_default_model_like_track(tmp_path, capsys):
     exported = json.loads((tmp_path / "default" / "config.json").read_text())
     shipped = json.loads(open(f"{DEFAULT_MODEL}/config.json").read())
     assert exported["hidden_size"] == shipped["hidden_size"]
+
+
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_hybrid_embedding_exports_and_tracks_like_pytorch(tmp_path, quantize):
+    """The CNN stem (fixed BatchNorm, ReLU6, depthwise convs) goes through the same export, fp32 and int8."""
+    model = informative_model(config=SimTrackConfig.from_variant("tiny-hybrid"))
+    model.save_pretrained(tmp_path / "model")
+    SimTrackImageProcessor.from_model_config(model.config).save_pretrained(tmp_path / "model")
+    argv = ["--model", str(tmp_path / "model"), "--output", str(tmp_path / "export")]
+    run_export_command(add_export_arguments(argparse.ArgumentParser()).parse_args(
+        argv + (["--quantize", quantize] if quantize else [])))
+    parity = onnx_parity(OnnxSimTrackRunner(tmp_path / "export"), model, batch_sizes=(1, 2))
+    worst = max(d["pred_boxes"] for d in parity.values())
+    assert worst < (0.05 if quantize else 1e-4)
+    onnx_tracker = SimTrackTracker.from_pretrained(tmp_path / "export", backend="onnxruntime")
+    torch_tracker = SimTrackTracker(model, SimTrackImageProcessor.from_model_config(model.config))
+    first, boxes = synthetic_frame(240, 320), target_boxes(2, 240, 320)
+    onnx_tracker.init(first, boxes)
+    torch_tracker.init(first, boxes)
+    frame = np.roll(first, 4, axis=1)
+    np.testing.assert_allclose(onnx_tracker.track(frame).boxes, torch_tracker.track(frame).boxes,
+                               atol=2.0 if quantize else 1e-2)
