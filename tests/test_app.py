@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import av
 import cv2
@@ -18,6 +23,8 @@ from simtrack_hf.app.core import (
     MODEL_SOURCES,
     AppError,
     ModelCache,
+    RunFolders,
+    ServerLimits,
     corners_to_box,
     parse_boxes,
     probe_video,
@@ -161,18 +168,20 @@ def test_lost_frames_follow_the_trackers_flags(tmp_path):
 
 
 def test_model_cache_loads_once_and_explains_failures(tiny_model_dir, tmp_path):
-    cache = ModelCache(default_model=tiny_model_dir)
+    root = Path(tiny_model_dir).parent
+    cache = ModelCache(default_model=tiny_model_dir, model_root=root, allow_hub=True)
     tracker, name = cache.get(MODEL_SOURCES[0], "", "torch")
     assert cache.get(MODEL_SOURCES[1], tiny_model_dir, "torch")[0] is tracker  # same folder: loaded once
+    assert cache.get(MODEL_SOURCES[1], Path(tiny_model_dir).name, "torch")[0] is tracker  # a name under the root
     assert name == tiny_model_dir
 
-    broken = tmp_path / "broken"
+    broken = root / "broken"
     broken.mkdir()
     (broken / "config.json").write_text("{ not json")
     cases = [
-        ((MODEL_SOURCES[1], str(broken), "torch"), f"the model {broken} did not load with the torch backend"),
-        ((MODEL_SOURCES[1], str(tmp_path / "missing"), "torch"), "model folder not found"),
-        ((MODEL_SOURCES[1], "", "torch"), "type the path of a model folder"),
+        ((MODEL_SOURCES[1], "broken", "torch"), f"the model {broken} did not load with the torch backend"),
+        ((MODEL_SOURCES[1], "missing", "torch"), "model folder not found under the server's model root: missing"),
+        ((MODEL_SOURCES[1], "", "torch"), "type the name of a model folder"),
         ((MODEL_SOURCES[2], "not a hub id", "torch"), "a Hub model id looks like 'organisation/name'"),
         ((MODEL_SOURCES[0], "", "onnxruntime"), "did not load with the onnxruntime backend"),
         ((MODEL_SOURCES[0], "", "tensorrt"), "unknown backend"),
@@ -284,3 +293,85 @@ def test_page_guards_the_preview_of_files_the_browser_cannot_play(tiny_model_dir
         assert "cannot preview" not in load_video(moving_square_video(tmp_path / "clip.mp4"), {})[-1]
     finally:
         demo.close()
+
+
+def test_visitors_pick_only_the_apps_model_unless_the_operator_allows_more(tiny_model_dir, tmp_path):
+    closed = ModelCache(default_model=tiny_model_dir)
+    assert closed.resolve(MODEL_SOURCES[0], "/etc") == tiny_model_dir  # the location is ignored
+    with pytest.raises(AppError, match="this server offers no model folders .*--model-root"):
+        closed.resolve(MODEL_SOURCES[1], tiny_model_dir)
+    with pytest.raises(AppError, match="this server loads no Hub models .*--allow-hub"):
+        closed.resolve(MODEL_SOURCES[2], "org/name")
+    (tmp_path / "root" / "model").mkdir(parents=True)
+    (tmp_path / "root" / "escape").symlink_to(tmp_path)
+    rooted = ModelCache(default_model=tiny_model_dir, model_root=tmp_path / "root")
+    assert rooted.resolve(MODEL_SOURCES[1], "model") == os.path.realpath(tmp_path / "root" / "model")
+    for outside in ["/etc", "../", "../root2", "escape", "escape/other", "/nonexistent/x"]:
+        with pytest.raises(AppError, match="is not under the server's model root") as caught:
+            rooted.resolve(MODEL_SOURCES[1], outside)  # existing or not: the same words, nothing opened
+        assert "not found" not in str(caught.value)
+    assert ServerLimits(model_root=str(tmp_path)).sources == MODEL_SOURCES[:2]
+    assert ServerLimits(allow_hub=True).sources == (MODEL_SOURCES[0], MODEL_SOURCES[2])
+
+
+def test_run_folders_are_bounded_in_count_and_age_and_deleted_at_close(tmp_path, monkeypatch):
+    runs = RunFolders(keep_runs=2, keep_minutes=1, root=tmp_path / "out")
+    first, second = runs.new(), runs.new()
+    (first / "big.bin").write_bytes(b"x" * 1000)
+    third = runs.new()
+    assert not first.exists() and second.is_dir() and third.is_dir()  # the oldest goes beyond 2 runs
+    clock = time.monotonic() + 61
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
+    runs.prune()
+    assert not second.exists() and not third.exists()  # older than a minute
+    runs.new()
+    runs.close()
+    assert not (tmp_path / "out").exists()
+
+
+def test_frame_size_and_attention_maps_are_bounded(tracker, tmp_path):
+    clip = moving_square_video(tmp_path / "clip.mp4", frames=8)
+    with pytest.raises(AppError, match=r"clip.mp4 is 128x96: this server tracks frames of at most 12000 pixels"):
+        probe_video(clip, max_pixels=12000)
+    info = probe_video(clip, max_pixels=128 * 96)
+    run = run_tracking(tracker, info, np.array([[20.0, 30, 30, 30]]), tmp_path / "out", model="tiny",
+                       attention_every=1, max_attention_maps=3)
+    assert sorted(run.attention) == [3, 6]  # every 1 would be 7 maps: spread as every 3
+    assert "Attention maps every 3 frames (at most 3 a run)" in run.attention_note
+
+
+def test_a_box_row_with_a_fifth_cell_is_refused():
+    assert parse_boxes([[10, 20, 30, 40, ""]], 128, 96).tolist() == [[10, 20, 30, 40]]  # a blank cell: none
+    with pytest.raises(AppError, match="target 1: a box is four numbers x, y, w, h, got 5"):
+        parse_boxes([[10, 20, 30, 40, 50]], 128, 96)
+
+
+def test_the_server_limits_uploads_and_deletes_its_files_at_shutdown(tiny_model_dir, tmp_path):
+    port = _free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}
+    server = subprocess.Popen([sys.executable, "-m", "simtrack_cli", "app", "--model", tiny_model_dir, "--port",
+                               str(port), "--max-upload-mb", "1"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        for line in server.stdout:
+            if "SimTrack app on" in line:
+                break
+        assert [p.name[:13] for p in tmp_path.glob("simtrack_app_*")] == ["simtrack_app_"]
+        from gradio_client import Client, handle_file
+
+        big = tmp_path / "big.mp4"
+        big.write_bytes(b"\0" * (2 * 1024 * 1024))
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        with pytest.raises(Exception, match="(?i)file size|too large|exceeds"):
+            client.predict(handle_file(str(big)), {"headers": list("xywh"), "data": [[1, 1, 9, 9]]}, MODEL_SOURCES[0],
+                           "", "torch", 0, api_name="/track")
+        clip = moving_square_video(tmp_path / "clip.mp4")
+        client.predict(handle_file(clip), {"headers": list("xywh"), "data": [[20, 30, 30, 30]]}, MODEL_SOURCES[0], "",
+                       "torch", 2, api_name="/track")
+        assert len(list(tmp_path.glob("simtrack_app_*/*/attention_*.png"))) == 3  # a run's files, kept for now
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    assert not list(tmp_path.glob("simtrack_app_*"))  # nothing left behind
+    examples = {clip.video.name for clip in example_clips()}  # Gradio keeps its copy of the shipped example
+    assert not [p for p in (tmp_path / "gradio").rglob("*") if p.is_file() and p.name not in examples]

@@ -30,6 +30,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from simtrack_hf import SimTrackImageProcessor, SimTrackModel, SimTrackTracker, TrackingOptions
+from simtrack_hf.app.core import MODEL_SOURCES, AppError, ModelCache, parse_boxes, probe_video
 from simtrack_hf.commands import main
 from simtrack_hf.data.benchmarks import read_benchmark
 from simtrack_hf.data.manifests import parse_sources
@@ -37,6 +38,7 @@ from simtrack_hf.evaluation.results import find_result_file
 from simtrack_hf.image_processing_simtrack import to_rgb_uint8
 from simtrack_hf.inference.onnx_runtime import OnnxSimTrackRunner
 from simtrack_hf.io.boxes import read_results
+from simtrack_hf.io.encoding import BrowserVideoWriter
 from simtrack_hf.io.frames import VideoReader
 from simtrack_hf.loading import load_config, load_model, load_pretrained
 from simtrack_hf.tools.export import export_onnx
@@ -108,6 +110,8 @@ def world(tmp_path_factory) -> Path:
     data = root / "onnx" / "model.onnx.data"
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
     _write_frames(root / "frames", 3)
+    with BrowserVideoWriter(root / "clip.mp4", fps=10) as writer:
+        writer.write(FRAME)
     _write_frames(root / "twins", 2)
     cv2.imwrite(str(root / "twins" / "00000001.png"), FRAME)
     _write_frames(root / "corrupt_frames", 3, corrupt=1)
@@ -366,6 +370,20 @@ ROWS = [
         "--use_cpu", "true", "--report_to", "none"), CLI, "was not rendered by simtrack_hf"),
     Row("convert a text file", cli("convert", "--checkpoint", "{root}/notes.txt", "--variant", "sim-b16", "--output",
                                    "{root}/converted"), CLI, "not a readable checkpoint of tensors"),
+    Row("app --max-frames 0", cli("app", "--max-frames", "0"), CLI, "expected a positive integer, got '0'"),
+    Row("app --model-root of a file", cli("app", "--model-root", "{root}/a_file"), CLI,
+        "model-root is not a folder: .*a_file"),
+    # ------------------------------------------------------------------ the web app (a server)
+    Row("app: box row with a fifth cell", lambda w: parse_boxes([[1, 1, 9, 9, 5]], 80, 64), AppError,
+        "a box is four numbers x, y, w, h, got 5"),
+    Row("app: frames over the pixel limit", lambda w: probe_video(w / "clip.mp4", max_pixels=4000), AppError,
+        "clip.mp4 is 80x64: this server tracks frames of at most 4000 pixels"),
+    Row("app: a model folder outside the model root", lambda w: ModelCache(model_root=w / "empty_folder").resolve(
+        MODEL_SOURCES[1], str(w / "model")), AppError, "is not under the server's model root"),
+    Row("app: a model folder without --model-root", lambda w: ModelCache().resolve(MODEL_SOURCES[1], str(w / "model")),
+        AppError, "this server offers no model folders"),
+    Row("app: a Hub id without --allow-hub", lambda w: ModelCache().resolve(MODEL_SOURCES[2], "org/name"), AppError,
+        "this server loads no Hub models"),
     # ------------------------------------------------------------------ evaluation files
     Row("results line with NaN", lambda w: read_results(w / "results" / "nan.txt"), ValueError, "line 2"),
     Row("results line of 3 numbers", lambda w: read_results(w / "results" / "three_columns.txt"), ValueError,

@@ -220,7 +220,10 @@ def test_api_tracks_and_refuses_bad_input_with_one_line(space_url, tmp_path):
         ((not_video, [BOX]), "notes.mp4 is not a video this app can read"),
         ((CLIP, [[10, 10, 0, 30]]), "target 1 has zero size"),
         ((CLIP, [[300, 10, 40, 20]]), "target 1 (300, 10, 40, 20) is not inside the 320x240 frame"),
-        ((CLIP, [BOX], "Local folder", str(broken_model)), f"the model {broken_model} did not load"),
+        # without --model-root / --allow-hub the page offers the app's model only (and the core refuses the rest)
+        ((CLIP, [BOX], "Local folder", str(broken_model)), "'Local folder' (type: <class 'str'>) is not in the list"),
+        ((CLIP, [BOX], "Hub model id", "org/name"), "'Hub model id' (type: <class 'str'>) is not in the list"),
+        ((CLIP, [BOX + [5]]), "target 1: a box is four numbers x, y, w, h, got 5"),
     ]
     for args, message in bad:
         with pytest.raises(AppError) as caught:

@@ -11,8 +11,11 @@ import json
 import logging
 import math
 import os
+import shutil
+import tempfile
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +38,6 @@ from ..tracking_simtrack import track_videos
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_FRAMES = 3000
 MODEL_SOURCES = ("Default model", "Local folder", "Hub model id")
 BACKENDS = ("torch", "onnxruntime")
 BOX_COLUMNS = ("x", "y", "w", "h")
@@ -43,6 +45,92 @@ BOX_COLUMNS = ("x", "y", "w", "h")
 
 class AppError(ValueError):
     """A problem with the user's input or choices; its message is one readable line."""
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one visitor can make the app do and what the server keeps (the options of `simtrack app`).
+
+    Attributes:
+        max_frames: frames tracked per video (the rest are skipped, with a notice).
+        max_pixels: largest frame (width x height) accepted.
+        max_attention_maps: attention-map images per run (their interval grows to fit the video).
+        max_upload_mb: largest upload in MB (Gradio refuses more).
+        keep_runs, keep_minutes: result files of at most this many runs are kept, none older than this; uploads
+            and Gradio's copies are deleted after `keep_minutes`; everything at shutdown.
+        model_root: visitors may pick model folders under this folder (None: only the app's model).
+        allow_hub: visitors may name Hub model ids.
+    """
+
+    max_frames: int = 3000
+    max_pixels: int = 1920 * 1080
+    max_attention_maps: int = 30
+    max_upload_mb: int = 200
+    keep_runs: int = 20
+    keep_minutes: float = 60.0
+    model_root: str | None = None
+    allow_hub: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_frames", "max_pixels", "max_attention_maps", "max_upload_mb", "keep_runs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if not (isinstance(self.keep_minutes, (int, float)) and 0 < self.keep_minutes < math.inf):
+            raise ValueError(f"keep-minutes must be a positive number, got {self.keep_minutes!r}")
+        if self.model_root is not None and not os.path.isdir(self.model_root):
+            raise ValueError(f"model-root is not a folder: {self.model_root}")
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The model sources a visitor may choose."""
+        return tuple(s for s, on in zip(MODEL_SOURCES, (True, self.model_root is not None, self.allow_hub)) if on)
+
+
+class RunFolders:
+    """One folder per run under a private root; beyond ``keep_runs`` runs the oldest is deleted, and runs older
+    than ``keep_minutes`` are deleted (checked every minute and at each new run); `close` deletes the root."""
+
+    def __init__(self, keep_runs: int, keep_minutes: float, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="simtrack_app_"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.keep_runs, self.max_age = keep_runs, 60.0 * keep_minutes
+        self._created: OrderedDict[Path, float] = OrderedDict()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        threading.Thread(target=self._prune_every, args=(min(60.0, self.max_age),), daemon=True).start()
+
+    def new(self) -> Path:
+        """A fresh, empty folder for one run (older runs pruned first, so at most ``keep_runs`` exist)."""
+        with self._lock:
+            self._prune(self.keep_runs - 1)
+            folder = self.root / uuid.uuid4().hex
+            folder.mkdir()
+            self._created[folder] = time.monotonic()
+            return folder
+
+    def prune(self) -> None:
+        """Delete the runs older than ``keep_minutes``."""
+        with self._lock:
+            self._prune(self.keep_runs)
+
+    def _prune(self, keep: int) -> None:
+        now = time.monotonic()
+        for folder, created in list(self._created.items()):
+            if len(self._created) > keep or now - created > self.max_age:
+                shutil.rmtree(folder, ignore_errors=True)
+                del self._created[folder]
+
+    def _prune_every(self, seconds: float) -> None:
+        while not self._closed.wait(seconds):
+            self.prune()
+
+    def close(self) -> None:
+        """Delete every run and the root (at shutdown)."""
+        self._closed.set()
+        with self._lock:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self._created.clear()
 
 
 def one_line(err: BaseException, limit: int = 240) -> str:
@@ -57,10 +145,13 @@ def one_line(err: BaseException, limit: int = 240) -> str:
 class ModelCache:
     """Loads trackers on demand and keeps the ``size`` most recently used ones (model loading takes seconds)."""
 
-    def __init__(self, default_model: str = DEFAULT_MODEL, device: str | None = None, size: int = 2) -> None:
+    def __init__(self, default_model: str = DEFAULT_MODEL, device: str | None = None, size: int = 2,
+                 model_root: str | os.PathLike | None = None, allow_hub: bool = False) -> None:
         self.default_model = default_model
         self.device = device
         self.size = size
+        self.model_root = None if model_root is None else os.path.realpath(model_root)
+        self.allow_hub = allow_hub
         self._trackers: OrderedDict[tuple[str, str], SimTrackTracker] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -70,12 +161,20 @@ class ModelCache:
         if source == MODEL_SOURCES[0]:
             return self.default_model
         if source == MODEL_SOURCES[1]:
+            if self.model_root is None:
+                raise AppError("this server offers no model folders (its operator can allow some with --model-root)")
             if not location:
-                raise AppError("type the path of a model folder (one written by save_pretrained)")
-            if not os.path.isdir(location):
-                raise AppError(f"model folder not found: {location}")
-            return location
+                raise AppError("type the name of a model folder under the server's model root")
+            # resolved before anything is looked up: nothing outside the root is opened, or said to exist or not
+            folder = os.path.realpath(os.path.join(self.model_root, location))
+            if os.path.commonpath([folder, self.model_root]) != self.model_root:
+                raise AppError(f"{location!r} is not under the server's model root")
+            if not os.path.isdir(folder):
+                raise AppError(f"model folder not found under the server's model root: {location}")
+            return folder
         if source == MODEL_SOURCES[2]:
+            if not self.allow_hub:
+                raise AppError("this server loads no Hub models (its operator can allow them with --allow-hub)")
             if not location or location.count("/") != 1 or os.path.isdir(location):
                 raise AppError(f"a Hub model id looks like 'organisation/name', got {location!r}")
             return location
@@ -133,8 +232,9 @@ class VideoInfo:
         return f"{Path(self.path).name}: {self.width}x{self.height}, {self.fps:g} fps, {count}"
 
 
-def probe_video(path: str | os.PathLike | None) -> VideoInfo:
-    """Open ``path`` as a video and read its first frame; :class:`AppError` if it is not a video or is empty."""
+def probe_video(path: str | os.PathLike | None, max_pixels: int | None = None) -> VideoInfo:
+    """Open ``path`` as a video and read its first frame; :class:`AppError` if it is not a video, is empty or has
+    frames of more than ``max_pixels`` pixels."""
     if not path:
         raise AppError("upload a video or pick the example clip first")
     name = Path(path).name
@@ -151,6 +251,10 @@ def probe_video(path: str | os.PathLike | None) -> VideoInfo:
         raise AppError(f"{name} is not a video this app can read ({reason})") from None
     if first is None:
         raise AppError(f"{name} has no frames")
+    height, width = first.shape[:2]
+    if max_pixels is not None and width * height > max_pixels:
+        raise AppError(f"{name} is {width}x{height}: this server tracks frames of at most {max_pixels} pixels "
+                       f"({max_pixels / 1e6:.1f} MP, e.g. 1920x1080); scale the video down first")
     return VideoInfo(str(path), first, float(reader.fps or 25.0), reader.num_frames)
 
 
@@ -159,14 +263,22 @@ def _blank(value: Any) -> bool:
 
 
 def table_rows(rows: Any) -> list[list[Any]]:
-    """The non-empty rows of a box table (list of rows, pandas frame or the API's ``{"data": ...}``), 4 cells max."""
+    """The non-empty rows of a box table (list of rows, pandas frame or the API's ``{"data": ...}``), blank
+    trailing cells dropped."""
     if rows is None:
         return []
     if isinstance(rows, dict):
         rows = rows.get("data") or []
     elif hasattr(rows, "values") and hasattr(rows, "columns"):  # a pandas DataFrame
         rows = rows.values.tolist()
-    return [list(row)[:4] for row in rows if not all(_blank(v) for v in row)]
+    kept = []
+    for row in rows:
+        cells = list(row)
+        while cells and _blank(cells[-1]):
+            cells.pop()
+        if cells:
+            kept.append(cells)
+    return kept
 
 
 def parse_boxes(rows: Any, width: int, height: int) -> np.ndarray:
@@ -174,8 +286,8 @@ def parse_boxes(rows: Any, width: int, height: int) -> np.ndarray:
     boxes = []
     for cells in table_rows(rows):
         target = len(boxes) + 1
-        if len(cells) < 4:
-            raise AppError(f"target {target}: a box needs four numbers x, y, w, h")
+        if len(cells) != 4:
+            raise AppError(f"target {target}: a box is four numbers x, y, w, h, got {len(cells)}")
         values = []
         for column, value in zip(BOX_COLUMNS, cells):
             try:
@@ -264,14 +376,16 @@ def run_tracking(
     folder: str | os.PathLike,
     *,
     model: str,
-    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_frames: int = ServerLimits.max_frames,
     attention_every: int = 10,
+    max_attention_maps: int = ServerLimits.max_attention_maps,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> TrackingRun:
     """Track ``boxes`` (N, 4) through ``video`` frame by frame (never holding the video), writing into ``folder``.
 
     Writes ``tracked.mp4`` (H.264, boxes drawn), one benchmark-format ``.txt`` per target, ``tracking.json``,
-    ``scores.png`` and, every ``attention_every`` frames (0: never), a PNG of the target attention maps.
+    ``scores.png`` and, every ``attention_every`` frames (0: never), a PNG of the target attention maps: at most
+    ``max_attention_maps``, the interval widened to spread them over the video when its length is known.
     Stops after ``max_frames`` frames. ``progress(done, total)`` is called after each frame.
     """
     folder = Path(folder)
@@ -284,6 +398,13 @@ def run_tracking(
     attention_note = ""
     if attention_every and not isinstance(tracker.model, torch.nn.Module):
         attention_note, attention_every = "Attention maps need the torch backend.", 0
+    if attention_every and total and (total - 1) // attention_every > max_attention_maps:
+        attention_every = math.ceil((total - 1) / max_attention_maps)
+        attention_note = f"Attention maps every {attention_every} frames (at most {max_attention_maps} a run)."
+
+    def inspect(session: SimTrackTracker, frame: np.ndarray) -> Any:  # the attention maps, up to the cap
+        return attention_maps(session, frame) if len(attention) < max_attention_maps else None
+
     ids = range(1, len(boxes) + 1)
     started = time.perf_counter()
     output = folder / "tracked.mp4"
@@ -291,7 +412,7 @@ def run_tracking(
         with VideoReader(video.path) as reader, BrowserVideoWriter(output, fps=video.fps) as writer:
             frames = iter(reader)
             tracking = track_videos([(tracker, itertools.islice(frames, max_frames), boxes)],
-                                    inspect=attention_maps if attention_every else None, inspect_every=attention_every)
+                                    inspect=inspect if attention_every else None, inspect_every=attention_every)
             for tracked in tracking:
                 index, result = tracked.result.frame_index, tracked.result
                 if tracked.inspection is not None:

@@ -6,11 +6,13 @@ Handlers only translate between the page and `simtrack_hf.app.core`; a bad input
 
 from __future__ import annotations
 
+import atexit
 import html
 import logging
 import os
-import tempfile
-import uuid
+import signal
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,11 @@ from ..examples import EXAMPLES_DIR, example_clips  # noqa: E402
 from .core import (  # noqa: E402
     BACKENDS,
     BOX_COLUMNS,
-    DEFAULT_MAX_FRAMES,
     DEFAULT_MODEL,
-    MODEL_SOURCES,
     AppError,
     ModelCache,
+    RunFolders,
+    ServerLimits,
     corners_to_box,
     draw_targets,
     one_line,
@@ -76,12 +78,15 @@ def build_app(
     default_model: str = DEFAULT_MODEL,
     *,
     device: str | None = None,
-    max_frames: int = DEFAULT_MAX_FRAMES,
+    limits: ServerLimits = ServerLimits(),
     output_root: str | os.PathLike | None = None,
 ) -> gr.Blocks:
-    """The app's `gr.Blocks` (call ``.launch()``); results go to ``output_root`` (default: a new temp folder)."""
-    models = ModelCache(default_model, device=device)
-    output_root = Path(output_root or tempfile.mkdtemp(prefix="simtrack_app_"))
+    """The app's `gr.Blocks` (call ``.launch()``) within `limits`; each run's results go to a folder of
+    ``demo.runs`` (a `RunFolders` under ``output_root``, default a new temp folder; ``demo.runs.close()`` deletes
+    it)."""
+    models = ModelCache(default_model, device=device, model_root=limits.model_root, allow_hub=limits.allow_hub)
+    runs = RunFolders(limits.keep_runs, limits.keep_minutes, output_root)
+    max_frames = limits.max_frames
     examples = {clip.video.name: clip.box for clip in example_clips()}
 
     def load_video(path: str | None, state: dict[str, Any]) -> tuple:
@@ -90,7 +95,7 @@ def build_app(
         if not path:
             return None, [], state, ""
         try:
-            info = probe_video(path)
+            info = probe_video(path, limits.max_pixels)
         except AppError as err:
             gr.Warning(_text(str(err)))
             return None, [], state, f"**Cannot use this file:** {_text(str(err))}"
@@ -157,7 +162,7 @@ def build_app(
             every = int(attention_every or 0)
             if every < 0:
                 raise AppError("attention maps every N frames: N must be 0 (none) or more")
-            info = probe_video(path)
+            info = probe_video(path, limits.max_pixels)
             boxes = parse_boxes(rows, info.width, info.height)
             progress(0, desc="loading the model")
             tracker, model = models.get(source, location, backend)
@@ -166,8 +171,8 @@ def build_app(
                 progress((done, total), desc="tracking", unit="frames")
 
             run = run_tracking(
-                tracker, info, boxes, output_root / uuid.uuid4().hex, model=model, max_frames=max_frames,
-                attention_every=every, progress=report,
+                tracker, info, boxes, runs.new(), model=model, max_frames=max_frames, attention_every=every,
+                max_attention_maps=limits.max_attention_maps, progress=report,
             )
         except AppError as err:
             raise _error(err) from None
@@ -177,8 +182,9 @@ def build_app(
         if run.truncated:
             gr.Warning(_text(f"Only the first {max_frames} frames were tracked (the app's frame limit)."))
         frames = sorted(run.attention)
+        step = frames[1] - frames[0] if len(frames) > 1 else every or 1  # widened when the run had too many
         slider = gr.update(
-            minimum=frames[0] if frames else 0, maximum=frames[-1] if frames else 1, step=every or 1,
+            minimum=frames[0] if frames else 0, maximum=frames[-1] if frames else 1, step=step,
             value=frames[0] if frames else 0, interactive=bool(frames), visible=True,
         )
         maps = {index: str(p) for index, p in run.attention.items()}
@@ -186,7 +192,7 @@ def build_app(
         status = _text(run.summary(max_frames) + (f" {run.attention_note}" if run.attention_note else ""))
         return (
             str(run.video), score_figure(run), [str(p) for p in run.downloads], status, slider, first_maps,
-            _attention_caption(frames[0] if frames else None, every), maps,
+            _attention_caption(frames[0] if frames else None, step), maps,
         )
 
     def show_attention(frame: float, maps: dict[int, str]) -> tuple:
@@ -196,9 +202,14 @@ def build_app(
         keys = sorted(maps)
         nearest = min(keys, key=lambda k: abs(k - float(frame or 0)))
         step = keys[1] - keys[0] if len(keys) > 1 else 0
+        if not os.path.isfile(maps[nearest]):
+            return None, (f"The attention maps of this run were deleted (the server keeps the results of "
+                          f"{limits.keep_runs} runs for {limits.keep_minutes:g} minutes): track again.")
         return maps[nearest], _attention_caption(nearest, step)
 
-    with gr.Blocks(title="SimTrack tracking demo") as demo:
+    # uploads and Gradio's copies of the results: checked every minute, deleted after keep_minutes and at shutdown
+    age = max(1, round(60 * limits.keep_minutes))
+    with gr.Blocks(title="SimTrack tracking demo", delete_cache=(min(60, age), age)) as demo:
         state = gr.State(_fresh_state())
         attention_maps = gr.State({})
         gr.Markdown(INTRO)
@@ -211,10 +222,12 @@ def build_app(
                         label="Example clip (made from real photographs)", cache_examples=False,
                     )
                 with gr.Accordion("Model and options", open=False):
-                    source = gr.Radio(list(MODEL_SOURCES), value=MODEL_SOURCES[0], label="Model")
+                    sources = limits.sources
+                    source = gr.Radio(list(sources), value=sources[0], label="Model", visible=len(sources) > 1)
                     location = gr.Textbox(
-                        label="Model folder or Hub id", placeholder="/path/to/folder or organisation/name",
-                        info="Used when the model is a local folder or a Hub id (needs a connection, or the cache).",
+                        label="Model folder or Hub id", placeholder="folder name or organisation/name",
+                        info="A folder under the server's model root, or a Hub id (needs a connection, or the cache).",
+                        visible=len(sources) > 1,
                     )
                     backend = gr.Radio(list(BACKENDS), value=BACKENDS[0], label="Backend",
                                        info="onnxruntime needs a folder written by `simtrack export-onnx`.")
@@ -265,7 +278,7 @@ def build_app(
         frame_choice.release(
             show_attention, [frame_choice, attention_maps], [attention_image, attention_caption], **page_only
         )
-    demo.output_root = output_root  # where results are written (the launcher allows Gradio to serve it)
+    demo.runs = runs  # where results are written (the launcher allows Gradio to serve it)
     return demo
 
 
@@ -295,23 +308,33 @@ def launch(
     port: int | None = None,
     host: str | None = None,
     device: str | None = None,
-    max_frames: int = DEFAULT_MAX_FRAMES,
+    limits: ServerLimits = ServerLimits(),
     block: bool = True,
 ) -> gr.Blocks:
-    """Start the app on ``host:port`` (no share link); with ``block=False`` return once it serves.
+    """Start the app on ``host:port`` (no share link) within `limits`; with ``block=False`` return once it serves
+    (then ``demo.close()`` and ``demo.runs.close()`` stop it and delete its results; at exit they are deleted anyway).
 
-    Without ``host`` / ``port`` Gradio reads ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (set on a Space),
-    else serves on 127.0.0.1:7860.
+    Blocking, it serves until Ctrl+C or SIGTERM, then deletes every result and upload it kept. Without ``host`` /
+    ``port`` Gradio reads ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (set on a Space), else serves on
+    127.0.0.1:7860.
     """
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # no "Loading weights" bar on each model load
-    demo = build_app(default_model, device=device, max_frames=max_frames)
+    demo = build_app(default_model, device=device, limits=limits)
+    atexit.register(demo.runs.close)
     demo.queue(default_concurrency_limit=1).launch(  # quiet: no "set share=True" advice for a local app
         server_name=host, server_port=port, share=False, ssr_mode=False, theme=THEME, show_error=False, head=HEAD,
-        allowed_paths=[str(EXAMPLES_DIR), str(demo.output_root)], prevent_thread_lock=True, quiet=True,
+        allowed_paths=[str(EXAMPLES_DIR), str(demo.runs.root)], prevent_thread_lock=True, quiet=True,
+        max_file_size=limits.max_upload_mb * 1024 * 1024,
     )
     if block:
+        if threading.current_thread() is threading.main_thread():  # SIGTERM (a service stop) cleans up as Ctrl+C
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         print(f"SimTrack app on {demo.local_url} (Ctrl+C to stop)", flush=True)
-        demo.block_thread()
+        try:
+            demo.block_thread()
+        finally:
+            demo.close(verbose=False)  # Gradio deletes the uploads and copies it kept
+            demo.runs.close()
     return demo
