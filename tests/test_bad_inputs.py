@@ -34,7 +34,9 @@ from simtrack_hf.app.core import MODEL_SOURCES, AppError, ModelCache, parse_boxe
 from simtrack_hf.commands import main
 from simtrack_hf.data.benchmarks import read_benchmark
 from simtrack_hf.data.manifests import parse_sources
+from simtrack_hf.evaluation.metrics import aggregate_results, evaluate_sequence
 from simtrack_hf.evaluation.results import find_result_file
+from simtrack_hf.evaluation.scoring import TrackerEvaluation
 from simtrack_hf.image_processing_simtrack import to_rgb_uint8
 from simtrack_hf.inference.onnx_runtime import OnnxSimTrackRunner
 from simtrack_hf.io.boxes import read_results
@@ -42,6 +44,7 @@ from simtrack_hf.io.encoding import BrowserVideoWriter
 from simtrack_hf.io.frames import VideoReader
 from simtrack_hf.loading import load_config, load_model, load_pretrained
 from simtrack_hf.tools.export import export_onnx
+from simtrack_hf.training.workspace import ensure_synthetic_benchmark
 
 FRAME = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
 
@@ -130,7 +133,24 @@ def world(tmp_path_factory) -> Path:
     foreign = root / "foreign_synthetic" / "train"
     foreign.mkdir(parents=True)
     (foreign / "my_notes.txt").write_text("keep me")
+    short = root / "lasot_short" / "dog" / "dog-1"
+    _write_frames(short / "img", 1)
+    (short / "groundtruth.txt").write_text("1,2,30,30\n")  # one frame: only the given box
+    writer = cv2.VideoWriter(str(root / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (80, 64))
+    for i in range(6):
+        writer.write(np.roll(FRAME, 2 * i, axis=1))
+    writer.release()
+    os.mkfifo(root / "pipe")  # a named pipe nobody writes to
     return root
+
+
+INPUTS = ("clip.avi", "frames", "model", "half.pth")
+"""What the output rows name as inputs: each must be byte for byte as it was after them."""
+
+
+def digest(world: Path) -> dict[str, bytes]:
+    files = [p for name in INPUTS for p in sorted([world / name, *(world / name).rglob("*")]) if p.is_file()]
+    return {str(p): p.read_bytes() for p in files}
 
 
 def tracker_of(world: Path) -> SimTrackTracker:
@@ -165,11 +185,12 @@ def model_dir(world: Path, name: str) -> str:
 
 @dataclass
 class Row:
-    """An input, what it must raise, and words its message must hold (a regex)."""
+    """An input, what it must raise (None: it must work), and words its message must hold (a regex; for an input
+    that must work: words of what it returns, prints or logs)."""
 
     input: str
     run: Callable[[Path], Any]
-    error: type[BaseException]
+    error: type[BaseException] | None
     message: str
 
 
@@ -407,6 +428,60 @@ ROWS = [
     Row("train --data split indices beyond the folder", cli(
         "train", "--data", "got10k:{root}/lasot:vottrain", "--output_dir", "{root}/run", "--variant", "tiny",
         "--use_cpu", "true", "--report_to", "none"), CLI, r"split vottrain indexes sequence 9331 \(0-based\) but"),
+    # ------------------------------------------------------------------ outputs never touch inputs
+    Row("output: track --output over the input video", cli(
+        "track", "{root}/clip.avi", "--box", "20,20,16,16", "--model", "{root}/model", "--output", "{root}/clip.avi"),
+        CLI, "--output .*clip.avi is the input video"),
+    Row("output: track --results over the input video", cli(
+        "track", "{root}/clip.avi", "--box", "20,20,16,16", "--model", "{root}/model", "--results", "{root}/clip.avi"),
+        CLI, "--results .*clip.avi is the input video"),
+    Row("output: track --results and --output one file", cli(
+        "track", "{root}/clip.avi", "--box", "20,20,16,16", "--model", "{root}/model", "--results",
+        "{root}/same.mp4", "--output", "{root}/same.mp4"), CLI, "--results and --output are the same file"),
+    Row("output: track --results a frame of the input folder", cli(
+        "track", "{root}/frames", "--box", "20,20,16,16", "--model", "{root}/model", "--results",
+        "{root}/frames/00000002.jpg"), CLI, "lies inside the input video folder"),
+    Row("output: export-onnx --output the model folder", cli(
+        "export-onnx", "--model", "{root}/model", "--output", "{root}/model"), CLI, "--output .* is the --model"),
+    Row("output: convert --output the checkpoint", cli(
+        "convert", "--checkpoint", "{root}/half.pth", "--variant", "sim-b16", "--output", "{root}/half.pth"),
+        CLI, "--output .*half.pth is the --checkpoint"),
+    Row("output: push-to-hub --dry-run inside --from-folder", cli(
+        "push-to-hub", "--from-folder", "{root}/model", "--repo-id", "me/model", "--dry-run", "{root}/model/upload"),
+        CLI, "--dry-run .* lies inside the --from-folder folder"),
+    # ------------------------------------------------------------------ numbers with bounds
+    Row("track --threads 100000", cli("track", "{root}/frames", "--box", "20,20,16,16", "--model", "{root}/model",
+                                      "--threads", "100000"), None, r"threads 100000 is more than the \d+ CPUs"),
+    Row("track --box -5,-5,30,30", cli("track", "{root}/frames", "--box", "-5,-5,30,30", "--model", "{root}/model"),
+        None, "tracked 3 frames"),
+    Row("track --box 10,40,1e-9,1e-9 (sub-pixel)", cli("track", "{root}/frames", "--box", "10,40,1e-9,1e-9",
+                                                       "--model", "{root}/model"), CLI, "at least 1 pixel"),
+    Row("track a named pipe nobody writes to", cli("track", "{root}/pipe", "--box", "20,20,16,16", "--model",
+                                                   "{root}/model"), CLI, "not a regular file or a folder"),
+    Row("track camera 99999999999", cli("track", "99999999999", "--box", "20,20,16,16", "--model", "{root}/model"),
+        CLI, "camera index 99999999999 is out of range"),
+    Row("export-onnx --opset 0", cli("export-onnx", "--model", "{root}/model", "--output", "{root}/onnx0", "--opset",
+                                     "0"), CLI, "opset_version must be an integer from 1 to"),
+    Row("export-onnx --tolerance nan", cli("export-onnx", "--model", "{root}/model", "--output", "{root}/onnx0",
+                                           "--tolerance", "nan"), CLI, "expected a finite number >= 0, got 'nan'"),
+    Row("app --port 70000", cli("app", "--port", "70000"), CLI, "--port: expected an integer from 1 to 65535"),
+    Row("app --host 999.1.1.1", cli("app", "--host", "999.1.1.1"), CLI, "cannot listen on host '999.1.1.1'"),
+    # ------------------------------------------------------------------ generated benchmarks and scores
+    Row("evaluate --synthetic-sequences 0", cli("evaluate", "--dataset-format", "synthetic", "--root",
+                                                "{root}/generated", "--synthetic-sequences", "0"),
+        CLI, "expected a positive integer, got '0'"),
+    Row("evaluate --synthetic-frames 1", cli("evaluate", "--dataset-format", "synthetic", "--root",
+                                             "{root}/generated", "--synthetic-frames", "1"),
+        CLI, "--synthetic-frames: expected an integer from 2"),
+    Row("a generated benchmark of 0 sequences", lambda w: ensure_synthetic_benchmark(w / "generated", 0, 8),
+        ValueError, "at least 1 sequence of 2 frames"),
+    Row("evaluate one-frame sequences", cli("evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot_short",
+                                            "--no-model", "--baseline", "static", "--results-dir", "{root}/scored"),
+        CLI, "too short to score, e.g. 'dog-1'"),
+    Row("results.json of a score that does not exist (AO of no frame)", lambda w: json.dumps(
+        TrackerEvaluation("t", w, aggregate_results([evaluate_sequence(np.ones((2, 4)), np.ones((2, 4)), [1, 0],
+                                                                       convention="got10k")]), float("nan")
+                          ).to_dict(), allow_nan=False), None, '"ao": null'),
 ]
 
 
@@ -423,11 +498,18 @@ def test_the_table_covers_every_kind_of_input():
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.input for row in ROWS])
-def test_bad_input(row: Row, world: Path, capsys):
+def test_bad_input(row: Row, world: Path, capsys, caplog):
     if row.input.endswith("without CUDA") and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
+    if row.error is None:
+        returned = row.run(world)
+        said = capsys.readouterr()
+        assert re.search(row.message, "\n".join([str(returned), said.out, said.err, caplog.text]))
+        return
+    inputs = digest(world)
     with pytest.raises(row.error) as caught:
         row.run(world)
+    assert digest(world) == inputs  # a refused command leaves its inputs as they were
     if row.error is CLI:
         assert caught.value.code == 2
         lines = capsys.readouterr().err.strip().splitlines()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import NamedTuple
@@ -104,9 +105,26 @@ def error_line(error: BaseException) -> str:
     return " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
 
 
+_NUMBER_LIST = re.compile(r"-[\d.][\d.eE+-]*(,[-+\d.eE]+)+")
+
+
+def _join_number_lists(argv: list[str]) -> list[str]:
+    """``--box -5,-5,30,30`` -> ``--box=-5,-5,30,30``: argparse takes a value that starts with ``-`` (and is no
+    single negative number) for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        previous = joined[-1] if joined else ""
+        option = previous.startswith("--") and previous != "--" and "=" not in previous
+        if option and _NUMBER_LIST.fullmatch(arg):
+            joined[-1] = f"{previous}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run a `simtrack` subcommand; user errors exit with one line and code 2 (see the module docstring)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _join_number_lists(sys.argv[1:] if argv is None else list(argv))
     args = build_parser(argv).parse_args(argv)
     try:
         from transformers.utils import logging as transformers_logging

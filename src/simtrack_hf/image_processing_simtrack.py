@@ -188,8 +188,9 @@ class SimTrackImageProcessor(BaseImageProcessor):
             x, y, w, h = box
             if not np.isfinite(box).all():
                 raise ValueError(f"Box {i} {box.tolist()} contains NaN or inf.")
-            if w <= 0 or h <= 0:
-                raise ValueError(f"Box {i} {box.tolist()} must have positive width and height ([x, y, w, h] format).")
+            if w < 1 or h < 1:  # zero, negative or sub-pixel: no target to crop
+                raise ValueError(f"Box {i} {box.tolist()} must have positive width and height of at least 1 pixel "
+                                 "([x, y, w, h] format).")
             if x >= width or y >= height or x + w <= 0 or y + h <= 0:
                 raise ValueError(f"Box {i} {box.tolist()} lies fully outside the {width}x{height} image.")
             if w > _MAX_BOX_SCALE * width or h > _MAX_BOX_SCALE * height:

@@ -9,12 +9,26 @@ from __future__ import annotations
 import argparse
 
 from ..loading import DEFAULT_MODEL
-from .common import positive_int
+from .common import bounded_int, positive_int
+
+
+def listen_host(text: str) -> str:
+    """An address this machine can listen on (an argparse type: a bad host is blamed here, not on the port)."""
+    import socket
+
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(text, 0, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.bind(address)
+    except (OSError, UnicodeError) as error:
+        raise argparse.ArgumentTypeError(f"cannot listen on host {text!r}: {getattr(error, 'strerror', None) or error}"
+                                         ) from None
+    return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
-    parser.add_argument("--host", default="127.0.0.1",
+    parser.add_argument("--port", type=bounded_int(1, 65535), default=7860, help="port to serve on (default 7860)")
+    parser.add_argument("--host", default="127.0.0.1", type=listen_host,
                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: the network)")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="the app's model: save_pretrained folder or Hub repo (default: demo model)")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
@@ -10,7 +12,7 @@ from ..loading import load_config
 
 
 def parse_box(text: str) -> list[float]:
-    """`X,Y,W,H` -> four floats (an argparse type)."""
+    """`X,Y,W,H` -> four floats (an argparse type; negative X and Y work as ``--box -5,-5,30,30``)."""
     try:
         box = [float(v) for v in text.split(",")]
     except ValueError:
@@ -18,6 +20,32 @@ def parse_box(text: str) -> list[float]:
     if len(box) != 4:
         raise argparse.ArgumentTypeError(f"expected X,Y,W,H (4 comma-separated numbers), got {text!r}")
     return box
+
+
+def finite_float(text: str) -> float:
+    """A finite number >= 0 (an argparse type: tolerances)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[low, high]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:

@@ -16,8 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     """Convert, save model and processor, reload and compare boxes (exit on a difference above 1e-6)."""
     from ..image_processing_simtrack import SimTrackImageProcessor
+    from ..io.paths import check_outputs
     from ..loading import load_model, parity_check
 
+    check_outputs({"--checkpoint": args.checkpoint, "--config": args.config}, {"--output": args.output})
     config = config_from_args(args)
     model = load_model(args.checkpoint, config, kind="original").eval()
     model.save_pretrained(args.output)

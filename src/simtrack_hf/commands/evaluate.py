@@ -14,7 +14,7 @@ from ..evaluation.baselines import BASELINES, check_baselines
 from ..evaluation.metrics import CONVENTIONS
 from ..evaluation.run import DATASET_FORMATS, evaluate_benchmark
 from ..loading import DEFAULT_MODEL
-from .common import add_dtype_argument, add_tracking_options_argument, parse_device
+from .common import add_dtype_argument, add_tracking_options_argument, bounded_int, parse_device, positive_int
 
 
 def _compare_arg(text: str) -> tuple[str, str]:
@@ -45,9 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, help="benchmark folder (see simtrack_hf.data.benchmarks)")
     parser.add_argument("--split", default="val", choices=["val", "test"],
                         help="GOT-10k split (default val); test writes a submission instead of scores")
-    parser.add_argument("--synthetic-sequences", type=int, default=12, metavar="N",
+    parser.add_argument("--synthetic-sequences", type=positive_int, default=12, metavar="N",
                         help="synthetic / photos formats: when --root does not exist, render N held-out clips there")
-    parser.add_argument("--synthetic-frames", type=int, default=120, metavar="N", help="frames per generated clip")
+    parser.add_argument("--synthetic-frames", type=bounded_int(2, 10**6), default=120, metavar="N",
+                        help="frames per generated clip")
     parser.add_argument("--photos", default=None, metavar="DIR",
                         help="photos format: held-out photos to render clips from (default: the heldout folder "
                         "of `simtrack fetch-photos`)")

@@ -7,6 +7,7 @@ import argparse
 from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
 from ..loading import DEFAULT_MODEL
 from ..tools.export import QUANTIZATION_METHODS
+from .common import finite_float
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -21,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="write a quantized model: int8 = ONNX Runtime dynamic quantization (int8 MatMul "
                              "weights); the check then accepts --int8-tolerance")
     parser.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime vs PyTorch check")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs box difference the check accepts")
-    parser.add_argument("--int8-tolerance", type=float, default=0.05,
+    parser.add_argument("--tolerance", type=finite_float, default=1e-4, help="max abs box difference the check accepts")
+    parser.add_argument("--int8-tolerance", type=finite_float, default=0.05,
                         help="with --quantize: max abs box difference (normalised crop units) the check accepts")
     return parser
 
@@ -34,10 +35,12 @@ def run(args: argparse.Namespace) -> None:
 
     from ..image_processing_simtrack import SimTrackImageProcessor
     from ..inference.onnx_runtime import ONNX_FILE, OnnxSimTrackRunner
+    from ..io.paths import check_outputs
     from ..loading import load_pretrained
     from ..modeling_simtrack import SimTrackModel
     from ..tools.export import export_onnx, onnx_parity
 
+    check_outputs({"--model": args.model}, {"--output": args.output})
     processor = None
     if args.variant is None:
         model = load_pretrained(args.model)

@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from ..configuration_simtrack import SimTrackConfig
+    from ..io.paths import check_outputs
     from ..tools.hub import (
         config_differences, export_for_hub, load_weights, nearest_variant, push_folder, write_cards,
         write_measured_flops,
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace) -> None:
         return
     if not args.repo_id or not (args.checkpoint or args.from_folder or args.clip):
         raise ValueError("give --repo-id and one of --checkpoint / --from-folder / --clip")
+    check_outputs({"--checkpoint": args.checkpoint, "--from-folder": args.from_folder, "--clip": args.clip},
+                  {"--dry-run": args.dry_run})
     allow_mismatch = args.allow_config_mismatch
     if args.variant is None and args.from_folder:  # the card describes the folder's own configuration
         config = SimTrackConfig.from_pretrained(args.from_folder)

@@ -84,10 +84,16 @@ def track(args: argparse.Namespace) -> None:
     (`simtrack_hf.inference.video.track_to_files`). Output paths are checked before the model loads."""
     from ..inference.video import target_results_paths
 
+    from ..io.paths import check_outputs
+
     source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
     if isinstance(source, str) and not os.path.exists(source):
         raise FileNotFoundError(f"no such video file or frame folder: {source}")
     results_paths = target_results_paths(args.results, len(args.box)) if args.results else []
+    check_outputs({"input video": args.video, "model": args.model},
+                  {**{"--results" + (f" (target {k})" if len(results_paths) > 1 else ""): path
+                      for k, path in enumerate(results_paths, 1)},
+                   "--output": args.output, "--attention-maps": args.attention_maps})
     for path in [*results_paths, args.output]:
         if path:
             check_writable(path)

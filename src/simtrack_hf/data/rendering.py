@@ -79,7 +79,12 @@ def ensure_photo_got10k(
 
 def _ensure_benchmark(root: Path, params: dict[str, Any], write_split: Any) -> Path:
     """Render (once, atomically) a GOT-10k-layout folder of sequences at ``root`` with
-    ``write_split(tmp, split_name) -> split folder``; the sequences are moved up to sit directly in ``root``."""
+    ``write_split(tmp, split_name) -> split folder``; the sequences are moved up to sit directly in ``root``.
+    ValueError for fewer than 1 sequence or 2 frames (one frame holds only the given box: nothing to score)."""
+    if params["num_sequences"] < 1 or params["num_frames"] < 2:
+        raise ValueError(f"a generated benchmark needs at least 1 sequence of 2 frames or more, got "
+                         f"{params['num_sequences']} sequence(s) of {params['num_frames']} frame(s)")
+
     def write(tmp: Path) -> None:
         split = write_split(tmp, root.name)
         for child in split.iterdir():

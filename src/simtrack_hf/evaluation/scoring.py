@@ -35,10 +35,12 @@ class TrackerEvaluation:
     fps: float
 
     def to_dict(self) -> dict[str, Any]:
+        """Scores, per-sequence scores and curves as JSON values: a score that does not exist (no frame to
+        average, e.g. AO when no frame after the first is visible; no time files for fps) is None, never NaN."""
         s = self.scores
-        return {
+        return _finite_or_none({
             **s.to_dict(),
-            "fps": None if math.isnan(self.fps) else self.fps,
+            "fps": self.fps,
             "num_sequences": s.num_sequences,
             "num_frames": s.num_frames,
             "results_dir": str(self.results_dir),
@@ -50,7 +52,18 @@ class TrackerEvaluation:
                 "precision": s.precision_curve.tolist(),
                 "norm_precision": s.norm_precision_curve.tolist(),
             },
-        }
+        })
+
+
+def _finite_or_none(value: Any) -> Any:
+    """`value` with every NaN / inf float (in dicts and lists) replaced by None."""
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def evaluate_results(
@@ -71,6 +84,10 @@ def evaluate_results(
     if partial:
         raise ValueError(f"sequence {partial[0]!r} has only first-frame ground truth (a test split): "
                          "it is scored by the benchmark server, not locally")
+    short = [s.name for s in sequences if len(s.ground_truth) < 2]
+    if short:
+        raise ValueError(f"{len(short)} sequence(s) too short to score, e.g. {short[0]!r}: one frame holds only the "
+                         "given first box (a sequence needs 2 frames or more)")
     sizes = [image_size(s.frames[0]) if convention == "got10k" else None for s in sequences]
     evaluations = {}
     for tracker, folder in results_dirs.items():
@@ -95,7 +112,7 @@ def evaluate_results(
 
 
 def results_table(evaluations: Mapping[str, TrackerEvaluation]) -> str:
-    """Markdown table: one row per tracker; scores in percent."""
+    """Markdown table: one row per tracker; scores in percent ("-" where a score does not exist)."""
     lines = [
         "| Tracker | Sequences | Frames | AUC | P@20 | NP@0.20 | AO | SR50 | SR75 | FPS |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -103,6 +120,7 @@ def results_table(evaluations: Mapping[str, TrackerEvaluation]) -> str:
     for name, ev in evaluations.items():
         s = ev.scores
         fps = "-" if not math.isfinite(ev.fps) else f"{ev.fps:.1f}"
-        values = " | ".join(f"{v:.2f}" for v in (s.auc, s.precision, s.norm_precision, s.ao, s.sr50, s.sr75))
+        values = " | ".join(f"{v:.2f}" if math.isfinite(v) else "-"
+                            for v in (s.auc, s.precision, s.norm_precision, s.ao, s.sr50, s.sr75))
         lines.append(f"| {name} | {s.num_sequences} | {s.num_frames} | {values} | {fps} |")
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ always run in fp32 (`SimTrackCornerHead`).
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import statistics
 import time
@@ -26,6 +27,8 @@ import torch
 
 from ..configuration_simtrack import SimTrackConfig
 
+logger = logging.getLogger(__name__)
+
 THREADS_ENV = "SIMTRACK_NUM_THREADS"
 ORT_SPINNING_ENV = "SIMTRACK_ORT_SPINNING"
 DTYPE_NAMES = {
@@ -35,16 +38,30 @@ DTYPE_NAMES = {
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 """What `--dtype` accepts (`resolve_dtype` also takes the short names fp32 / bf16 / fp16 and torch dtypes)."""
 
-__all__ = ["BF16_MIN_HIDDEN_SIZE", "DTYPE_CHOICES", "ORT_SPINNING_ENV", "THREADS_ENV", "bf16_is_faster", "cpu_flags", "env_threads",
-           "has_native_bf16", "matmul_gflops", "ort_session_options", "resolve_dtype", "set_threads", "time_ms"]
+__all__ = ["BF16_MIN_HIDDEN_SIZE", "DTYPE_CHOICES", "ORT_SPINNING_ENV", "THREADS_ENV", "bf16_is_faster", "cpu_count",
+           "cpu_flags", "env_threads", "has_native_bf16", "matmul_gflops", "ort_session_options", "resolve_dtype",
+           "set_threads", "time_ms"]
 
 
 # ------------------------------------------------------------------------------------------------ threads
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def _check_threads(threads: Any, source: str) -> int:
-    """`threads` (an int or a string of digits) as an int >= 1, else a one-line ValueError naming `source`."""
+    """`threads` (an int or a string of digits) as an int >= 1, else a one-line ValueError naming `source`; more
+    than `cpu_count` is capped there with a logged notice (thousands of threads crawl, 100000 crash)."""
     text = str(threads).strip()
     if isinstance(threads, bool) or not text.isdigit() or int(text) < 1:
         raise ValueError(f"{source} must be a positive integer (threads), got {threads!r}")
+    cpus = cpu_count()
+    if int(text) > cpus:
+        logger.warning("%s %s is more than the %d CPUs here: using %d threads", source, text, cpus, cpus)
+        return cpus
     return int(text)
 
 

@@ -36,6 +36,8 @@ __all__ = [
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+_MAX_CAMERA_INDEX = 2**31 - 1  # OpenCV takes a C int
+
 #: File extensions (lower case) treated as frames when reading a folder (benchmarks and manifests too).
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -140,6 +142,8 @@ class VideoReader:
         if isinstance(source, bool):
             raise TypeError("frame source must not be a bool")
         if isinstance(source, (int, np.integer)):
+            if not 0 <= source <= _MAX_CAMERA_INDEX:
+                raise ValueError(f"camera index {source} is out of range (0 to {_MAX_CAMERA_INDEX})")
             self._kind = "camera"
             self._cap = _open_capture(int(source))
             self.fps = fps or _capture_fps(self._cap)
@@ -147,6 +151,9 @@ class VideoReader:
             path = Path(source)
             if not path.exists():
                 raise FileNotFoundError(f"video file or image folder not found: {path}")
+            if not (path.is_dir() or path.is_file()):  # a named pipe or device: opening it may wait forever
+                raise ValueError(f"{path} is not a regular file or a folder (a named pipe or device?): give a video "
+                                 "file, an image folder or a camera index")
             if path.is_dir():
                 self._kind = "folder"
                 self._files = list_image_files(path)

@@ -56,11 +56,18 @@ def export_onnx(
     with `quantize="int8"` a dynamic-int8 `model.onnx` (weights inside, no `.onnx.data`).
 
     The model is exported on CPU in float32 (a copy is not made: it is moved there and set to eval mode).
-    Returns the path of `model.onnx`.
+    `opset_version` runs from 1 to the installed onnx's newest opset; ValueError when it is outside, or when the
+    exporter cannot write it (nothing below 18 is native). Returns the path of `model.onnx`.
     """
+    import onnx
+
     if quantize is not None and quantize not in QUANTIZATION_METHODS:
         raise ValueError(f"quantize must be one of {', '.join(QUANTIZATION_METHODS)} (ONNX Runtime dynamic "
                          f"quantization), got {quantize!r}")
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset_version, bool) or not isinstance(opset_version, int) or not 1 <= opset_version <= newest:
+        raise ValueError(f"opset_version must be an integer from 1 to {newest} (the installed onnx's newest), "
+                         f"got {opset_version!r}")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     for stale in output_dir.glob(f"{ONNX_FILE}*"):  # a float32 export's .onnx.data must not outlive it
@@ -87,6 +94,12 @@ def export_onnx(
     finally:
         logger.setLevel(level)
     program.save(str(path), external_data=True)
+    written = {o.domain: o.version for o in onnx.load(str(path), load_external_data=False).opset_import}.get("")
+    if written != opset_version:
+        for wrong in output_dir.glob(f"{ONNX_FILE}*"):
+            wrong.unlink()
+        raise ValueError(f"the exporter could not convert the model to opset {opset_version} (it wrote opset "
+                         f"{written}); choose another opset, e.g. 18")
     model.config.save_pretrained(output_dir)
     (processor or SimTrackImageProcessor.from_model_config(model.config)).save_pretrained(output_dir)
     return path
