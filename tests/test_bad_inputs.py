@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -34,6 +35,7 @@ from simtrack_hf.app.core import MODEL_SOURCES, AppError, ModelCache, parse_boxe
 from simtrack_hf.commands import main
 from simtrack_hf.data.benchmarks import read_benchmark
 from simtrack_hf.data.manifests import parse_sources
+from simtrack_hf.data.rendering import ensure_synthetic_benchmark
 from simtrack_hf.evaluation.metrics import aggregate_results, evaluate_sequence
 from simtrack_hf.evaluation.results import find_result_file
 from simtrack_hf.evaluation.scoring import TrackerEvaluation
@@ -44,13 +46,12 @@ from simtrack_hf.io.encoding import BrowserVideoWriter
 from simtrack_hf.io.frames import VideoReader
 from simtrack_hf.loading import load_config, load_model, load_pretrained
 from simtrack_hf.tools.export import export_onnx
-from simtrack_hf.training.workspace import ensure_synthetic_benchmark
 
 FRAME = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
 
 
-def _save_model(folder: Path, **overrides: Any) -> None:
-    torch.manual_seed(0)
+def _save_model(folder: Path, seed: int = 0, **overrides: Any) -> None:
+    torch.manual_seed(seed)
     model = SimTrackModel(tiny_config(**overrides))
     model.save_pretrained(folder)
     SimTrackImageProcessor.from_model_config(model.config).save_pretrained(folder)
@@ -84,6 +85,7 @@ def world(tmp_path_factory) -> Path:
     """Files the rows read: a tiny model, broken copies of it, frame folders, checkpoints, datasets."""
     root = tmp_path_factory.mktemp("bad_inputs")
     _save_model(root / "model")
+    _save_model(root / "retrained", seed=1)  # same config, other weights
     _save_model(root / "deep", num_hidden_layers=3)
     _save_model(root / "shallow", num_hidden_layers=1)
     _save_model(root / "wide", intermediate_size=96)
@@ -197,6 +199,40 @@ class Row:
 def cli(*argv: str) -> Callable[[Path], Any]:
     """A command line (``{root}`` is the world folder); the row expects exit code 2 and its message."""
     return lambda world: main([a.replace("{root}", str(world)) for a in argv])
+
+
+def evaluate_twice(first: tuple[str, ...], *second: str) -> Callable[[Path], Any]:
+    """Evaluate the tiny model on a generated 2-clip benchmark into a new results folder with the `first` options
+    added, then run the row's command there (the same with the `second` options added)."""
+    def run(world: Path) -> Any:
+        out = tempfile.mkdtemp(dir=world, prefix="evaluated_")
+        command = ["evaluate", "--dataset-format", "synthetic", "--root", str(world / "bench"), "--model",
+                   str(world / "model"), "--synthetic-sequences", "2", "--synthetic-frames", "3", "--results-dir", out,
+                   "--no-progress"]
+        main([*command, *first])
+        return main([*command, *(a.replace("{root}", str(world)) for a in second)])
+
+    return run
+
+
+def hold_lock(world: Path, kill: bool) -> Any:
+    """Evaluate while another process holds the results folder's lock (``kill``: after it was killed by -9)."""
+    out = Path(tempfile.mkdtemp(dir=world, prefix="locked_"))
+    (out / "simtrack").mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print(1, flush=True); time.sleep(600)",
+                               str(out / "simtrack" / ".lock")], stdout=subprocess.PIPE)
+    try:
+        holder.stdout.readline()  # it holds the lock
+        if kill:
+            holder.kill()
+            holder.wait()
+        return main(["evaluate", "--dataset-format", "synthetic", "--root", str(world / "bench"), "--model",
+                     str(world / "model"), "--synthetic-sequences", "2", "--synthetic-frames", "3", "--results-dir",
+                     str(out), "--no-progress"])
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 CLI = SystemExit  # command-line rows: exit code 2 and one `simtrack <command>: error:` line
@@ -449,6 +485,35 @@ ROWS = [
     Row("output: push-to-hub --dry-run inside --from-folder", cli(
         "push-to-hub", "--from-folder", "{root}/model", "--repo-id", "me/model", "--dry-run", "{root}/model/upload"),
         CLI, "--dry-run .* lies inside the --from-folder folder"),
+    Row("output: evaluate --results-dir inside the benchmark", cli(
+        "evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot", "--no-model", "--baseline", "static",
+        "--results-dir", "{root}/lasot/scores"), CLI, "results folder .* lies inside the benchmark root folder"),
+    Row("output: evaluate --results-dir a --compare folder", cli(
+        "evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot", "--no-model", "--compare",
+        "old={root}/results", "--results-dir", "{root}/results"), CLI, "results folder .* is the --compare old"),
+    Row("output: train --output_dir the --init_from model", cli(
+        "train", "--init_from", "{root}/model", "--output_dir", "{root}/model", "--use_cpu", "true", "--report_to",
+        "none"), CLI, "--output_dir .* is the --init_from"),
+    Row("output: train --output_dir inside --data", cli(
+        "train", "--data", "got10k:{root}/bad_got10k", "--output_dir", "{root}/bad_got10k/run", "--use_cpu", "true",
+        "--report_to", "none"), CLI, "--output_dir .* lies inside the --data got10k folder"),
+    # ------------------------------------------------------------------ runs know what they are
+    Row("evaluate resumed with other tracking options", evaluate_twice((), "--tracking-options",
+                                                                        '{"lost_threshold": 0.4}'),
+        CLI, r"holds the results of another run \(tracker.tracking_options.lost_threshold: null there, 0.4 here"),
+    Row("evaluate resumed with other weights", evaluate_twice((), "--model", "{root}/retrained"), CLI,
+        r"holds the results of another run \(tracker.weights: \"sha256:"),
+    Row("evaluate resumed on a re-rendered benchmark", evaluate_twice((), "--synthetic-sequences", "3"), CLI,
+        "dataset.rendered.num_sequences: 2 there, 3 here"),
+    Row("evaluate while another process writes the folder", lambda w: hold_lock(w, kill=False), CLI,
+        "is being written by another process"),
+    Row("evaluate after the writer was killed -9", lambda w: hold_lock(w, kill=True), None, "wrote .*results.md"),
+    Row("evaluate --no-model --compare a=X --compare a=Y", cli(
+        "evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot", "--no-model", "--compare",
+        "a={root}/results", "--compare", "a={root}/frames"), CLI, "'a' names two result folders"),
+    Row("evaluate a second model into the same results", evaluate_twice((), "--name", "retrained", "--model",
+                                                                        "{root}/retrained"),
+        None, "also scoring earlier runs in .*: simtrack"),
     # ------------------------------------------------------------------ numbers with bounds
     Row("track --threads 100000", cli("track", "{root}/frames", "--box", "20,20,16,16", "--model", "{root}/model",
                                       "--threads", "100000"), None, r"threads 100000 is more than the \d+ CPUs"),

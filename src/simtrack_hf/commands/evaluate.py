@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> None:
     evaluate_benchmark(
         args.dataset_format, args.root, split=args.split, model=args.model, name=args.name,
         run_model=not args.no_model, tracking_options=args.tracking_options, results_dir=args.results_dir,
-        compare=dict(args.compare), baselines=args.baseline, convention=args.convention,
+        compare=args.compare, baselines=args.baseline, convention=args.convention,
         batch_sequences=args.batch_sequences, device=args.device, dtype=args.dtype,
         max_sequences=args.max_sequences, resume=not args.no_resume, progress=not args.no_progress,
         synthetic_sequences=args.synthetic_sequences, synthetic_frames=args.synthetic_frames, photos=args.photos,

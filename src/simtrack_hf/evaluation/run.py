@@ -33,7 +33,7 @@ def evaluate_benchmark(
     run_model: bool = True,
     tracking_options: dict[str, Any] | None = None,
     results_dir: str | os.PathLike | None = None,
-    compare: Mapping[str, str | os.PathLike] | None = None,
+    compare: Mapping[str, str | os.PathLike] | Sequence[tuple[str, str | os.PathLike]] | None = None,
     baselines: Sequence[str] = (),
     convention: str | None = None,
     batch_sequences: int = 8,
@@ -53,15 +53,20 @@ def evaluate_benchmark(
     Args:
         dataset_format: one of `DATASET_FORMATS`; ``root`` is the benchmark folder (``split`` picks GOT-10k's).
         model: save_pretrained folder or Hub repo, tracked as ``name`` (a plain folder name under the results);
-            ``run_model=False`` only scores ``compare`` folders ({name: folder}) and runs ``baselines``.
-        results_dir: output folder (default ``results/<benchmark>``).
+            ``run_model=False`` only scores ``compare`` folders ({name: folder} or (name, folder) pairs; names
+            must differ from each other and from the trackers run here) and runs ``baselines``.
+        results_dir: output folder (default ``results/<benchmark>``); never an input (the benchmark, the model,
+            a ``compare`` folder) nor inside one. Earlier runs on this dataset in its sub-folders (their
+            ``run.json`` says so) join the table.
         convention: metrics convention (default: got10k for GOT-10k, else pytracking).
-        synthetic_sequences, synthetic_frames, photos: what is rendered at a missing ``root`` (synthetic / photos).
+        synthetic_sequences, synthetic_frames, photos: what is rendered at a missing ``root`` (synthetic / photos);
+            a ``root`` this package rendered with other parameters is rendered again.
     The other arguments go to `simtrack_hf.evaluation.runner.track_benchmark`.
     """
     import matplotlib  # noqa: F401  (the plots need the [eval] extra: fail before tracking, not after)
 
     from ..data.benchmarks import read_benchmark
+    from ..io.paths import check_outputs
     from .plots import save_comparison_plots
     from .results import write_got10k_submission, write_trackingnet_submission
     from .runner import distributed_rank, init_process_group, track_benchmark, track_benchmark_sharded
@@ -78,31 +83,42 @@ def evaluate_benchmark(
         import torch.distributed as dist
 
         init_process_group()
-    if benchmark == "synthetic" and not root_dir.exists() and rank == 0:
-        from ..data.rendering import ensure_synthetic_benchmark
+    out = Path(results_dir or Path("results") / benchmark)
+    pairs = list(compare.items() if isinstance(compare, Mapping) else compare or ())
+    names = ([name] if run_model else []) + list(baselines) + [key for key, _ in pairs]
+    if len(set(names)) != len(names):
+        twice = next(key for key in names if names.count(key) > 1)
+        raise ValueError(f"tracker names must differ: {twice!r} names two result folders (of {names})")
+    if not names:
+        raise ValueError("nothing to evaluate: drop --no-model, or give --compare / --baseline")
+    compare = dict(pairs)
+    check_outputs({"benchmark root": root, "model": model if run_model else None,
+                   **{f"--compare {key}": folder for key, folder in pairs}},
+                  {"results folder": out, **{f"results of {key}": out / key for key in names[: len(names) - len(pairs)]}})
+    marker = root_dir / ".complete"  # a generated benchmark's parameters
+    rendered = marker.read_text() if marker.is_file() else None
+    if dataset_format in ("synthetic", "photos") and (rendered or not root_dir.exists()) and rank == 0:
+        from ..data.rendering import ensure_photo_benchmark, ensure_synthetic_benchmark
 
-        # Seeds (1000, i): held out from training (make_demo_model.py trains on seeds (0, i)). Rendered atomically:
-        # an interrupted run leaves no --root behind, so a later run renders again instead of scoring a part.
-        ensure_synthetic_benchmark(root_dir, synthetic_sequences, synthetic_frames, seed=1000)
-        print(f"rendered {synthetic_sequences} held-out synthetic clips of {synthetic_frames} frames in {root_dir}")
-    if benchmark == "photos" and not root_dir.exists() and rank == 0:
-        from ..data.photos import default_photo_dir
-        from ..data.rendering import ensure_photo_benchmark
+        if benchmark == "synthetic":
+            # Seeds (1000, i): held out from training (make_demo_model.py trains on seeds (0, i)). Rendered
+            # atomically: an interrupted run leaves no --root behind, so a later run renders again.
+            ensure_synthetic_benchmark(root_dir, synthetic_sequences, synthetic_frames, seed=1000)
+            source = "held-out synthetic clips"
+        else:
+            from ..data.photos import default_photo_dir
 
-        photos = photos or default_photo_dir() / "heldout"
-        ensure_photo_benchmark(root_dir, photos, synthetic_sequences, synthetic_frames)
-        print(f"rendered {synthetic_sequences} clips of {synthetic_frames} frames from the photos of "
-              f"{photos} in {root_dir}")
+            photos = photos or default_photo_dir() / "heldout"
+            ensure_photo_benchmark(root_dir, photos, synthetic_sequences, synthetic_frames)
+            source = f"clips from the photos of {photos}"
+        if marker.read_text() != rendered:
+            again = " (it held clips rendered with other parameters)" if rendered else ""
+            print(f"rendered {synthetic_sequences} {source} of {synthetic_frames} frames in {root_dir}{again}")
     if world_size > 1:  # the other ranks read the benchmark once rank 0 has rendered it
         dist.barrier()
     sequences = read_benchmark(benchmark, root)[:max_sequences]
-    out = Path(results_dir or Path("results") / benchmark)
-    compare = dict(compare or {})
-    names = ([name] if run_model else []) + list(baselines) + list(compare)
-    if len(set(names)) != len(names):
-        raise ValueError(f"tracker names must differ, got {names}")
-    if not names:
-        raise ValueError("nothing to evaluate: drop --no-model, or give --compare / --baseline")
+    dataset = {"benchmark": benchmark, "root": os.path.realpath(root),
+               "rendered": json.loads(marker.read_text()) if marker.is_file() else None}
     dirs: dict[str, Path] = {}
     runs = None
     if run_model:
@@ -113,15 +129,16 @@ def evaluate_benchmark(
         runs = track_benchmark_sharded(model, sequences, dirs[name],
                                        batch_sequences=batch_sequences, resume=resume,
                                        progress=progress and rank == 0, device=device,
-                                       torch_dtype=dtype, tracking_options=tracking_options)
+                                       torch_dtype=dtype, tracking_options=tracking_options, dataset=dataset)
         if world_size > 1:
             dist.destroy_process_group()
         if rank != 0:  # rank 0 has gathered this rank's runs: it scores, plots and writes the tables
             return None
     for baseline in baselines:
         dirs[baseline] = out / baseline
-        track_benchmark(baseline, sequences, dirs[baseline], resume=resume)
+        track_benchmark(baseline, sequences, dirs[baseline], resume=resume, dataset=dataset)
     dirs.update({key: Path(folder) for key, folder in compare.items()})
+    dirs.update(_earlier_runs(out, dataset, sequences, exclude=dirs))
 
     if not all(s.fully_annotated for s in sequences):  # test split: the server scores it
         if runs is None:
@@ -147,7 +164,28 @@ def evaluate_benchmark(
     (out / "results.json").write_text(json.dumps({
         "benchmark": benchmark, "root": str(root), "convention": convention,
         "trackers": {key: ev.to_dict() for key, ev in evaluations.items()},
-    }, indent=2))
+    }, indent=2, allow_nan=False))
     plots = save_comparison_plots({key: ev.scores for key, ev in evaluations.items()}, out, title=benchmark)
     print(f"wrote {out / 'results.md'}, {out / 'results.json'}, {plots[0].name} and {plots[1].name} in {out}")
     return evaluations
+
+
+def _earlier_runs(out: Path, dataset: dict[str, Any], sequences: Sequence[Any], exclude: Mapping[str, Path]
+                  ) -> dict[str, Path]:
+    """Tracker folders under ``out`` (not named or held by ``exclude``) whose ``run.json`` records ``dataset`` and that hold
+    results for every sequence: earlier invocations, scored in the same table."""
+    from .provenance import RECORD_FILE
+
+    found = {}
+    for record in sorted(out.glob(f"*/{RECORD_FILE}")) if out.is_dir() else []:
+        folder = record.parent
+        try:
+            same = json.loads(record.read_text()).get("dataset") == json.loads(json.dumps(dataset))
+        except (ValueError, AttributeError):
+            same = False
+        taken = folder.name in exclude or any(os.path.realpath(folder) == os.path.realpath(f) for f in exclude.values())
+        if not taken and same and all((folder / f"{s.name}.txt").is_file() for s in sequences):
+            found[folder.name] = folder
+    if found:
+        print(f"also scoring earlier runs in {out}: {', '.join(found)}")
+    return found

@@ -1,7 +1,8 @@
 """One-pass evaluation (OPE): track every sequence of a benchmark from its first box, resumably.
 
 `track_benchmark` writes ``<seq>.txt`` (``x,y,w,h`` floats) and ``<seq>_time.txt`` (seconds per frame) per
-sequence, atomically, and resumes where it stopped. ``batch_sequences=K`` advances K videos per model forward
+sequence, atomically, and resumes where it stopped, only for the same dataset and tracker (``run.json``, one
+writer at a time: `simtrack_hf.evaluation.provenance`). ``batch_sequences=K`` advances K videos per model forward
 (`simtrack_hf.tracking_simtrack.track_videos`, the package's one tracking loop); classical baselines (`STATIC` keeps the first box; OpenCV's MIL,
 KCF, CSRT) run through the same loop and files (`simtrack_hf.evaluation.baselines`). Scoring the
 folders is `simtrack_hf.evaluation.scoring`; the command is `simtrack evaluate`.
@@ -29,6 +30,7 @@ from ..data.benchmarks import BenchmarkSequence
 from ..io.boxes import read_results, write_results
 from ..io.frames import read_image
 from .baselines import BASELINES, STATIC, run_baseline
+from .provenance import claim_results_dir, tracker_record
 from .results import read_times, write_atomic
 
 if TYPE_CHECKING:
@@ -98,6 +100,7 @@ def track_benchmark(
     torch_dtype: Any = None,
     num_workers: int = 4,
     tracking_options: dict[str, Any] | None = None,
+    dataset: dict[str, Any] | None = None,
 ) -> dict[str, SequenceRun]:
     """Track every sequence one-pass from its first ground-truth box; write ``results_dir/<seq>.txt``
     (+ ``<seq>_time.txt``).
@@ -109,9 +112,12 @@ def track_benchmark(
         sequences: from `read_benchmark` (test splits with only the first box work too).
         batch_sequences: K videos advanced per forward; finished ones leave the batch and the next start.
             Results match K=1 up to float rounding.
-        resume: skip sequences whose results file already has one box per frame.
+        resume: skip sequences whose results file already has one box per frame, when the folder's ``run.json``
+            records this dataset and tracker (else ValueError naming the difference); False deletes the folder's
+            results first (`simtrack_hf.evaluation.provenance.claim_results_dir`, which also locks the folder).
         num_workers: threads decoding and cropping frames.
         tracking_options: `TrackingOptions` fields over the model config's, for a model loaded here.
+        dataset: what identifies the benchmark (JSON values), recorded in ``run.json``.
 
     Frame times: frame 0 is the initialisation (template crop and embedding); later frames share their
     step's crop + forward + post-processing time equally. Image decoding is not counted (as pytracking).
@@ -120,24 +126,43 @@ def track_benchmark(
     if batch_sequences < 1:
         raise ValueError(f"batch_sequences must be >= 1, got {batch_sequences}")
     results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    baseline = isinstance(tracker_or_model_path, str) and tracker_or_model_path in BASELINES
+    if baseline:
+        tracker, produced_by = tracker_or_model_path, {"baseline": tracker_or_model_path}
+    else:
+        tracker = _load_tracker(tracker_or_model_path, device, torch_dtype, tracking_options)
+        produced_by = tracker_record(tracker)
+    rank, world_size, _ = distributed_rank()
     runs: dict[str, SequenceRun] = {}
-    todo = []
-    for seq in sequences:
-        done = _load_finished(results_dir, seq) if resume else None
-        if done is not None:
-            runs[seq.name] = done
-        else:
-            todo.append(seq)
-    if isinstance(tracker_or_model_path, str) and tracker_or_model_path in BASELINES:
-        for seq in todo:
-            boxes, times = run_baseline(tracker_or_model_path, map(_read_frame, seq.frames), seq.init_box)
-            runs[seq.name] = SequenceRun(seq.name, boxes, times)
-            _save_run(results_dir, runs[seq.name])
-    elif todo:
-        runs.update(_track_sequences(tracker_or_model_path, todo, results_dir, batch_sequences, progress,
-                                     device, torch_dtype, num_workers, tracking_options))
+    with claim_results_dir(results_dir, {"dataset": dataset, "tracker": produced_by}, [s.name for s in sequences],
+                           resume=resume, lock=rank == 0, clear_all=world_size == 1):
+        todo = []
+        for seq in sequences:
+            done = _load_finished(results_dir, seq) if resume else None
+            if done is not None:
+                runs[seq.name] = done
+            else:
+                todo.append(seq)
+        if baseline:
+            for seq in todo:
+                boxes, times = run_baseline(tracker, map(_read_frame, seq.frames), seq.init_box)
+                runs[seq.name] = SequenceRun(seq.name, boxes, times)
+                _save_run(results_dir, runs[seq.name])
+        elif todo:
+            runs.update(_track_sequences(tracker, todo, results_dir, batch_sequences, progress, num_workers))
     return {seq.name: runs[seq.name] for seq in sequences}
+
+
+def _load_tracker(tracker: Any, device: Any, torch_dtype: Any, tracking_options: dict[str, Any] | None
+                  ) -> SimTrackTracker:
+    from ..inference.tracker import SimTrackTracker
+
+    if not isinstance(tracker, SimTrackTracker):
+        return SimTrackTracker.from_pretrained(tracker, device=device, torch_dtype=torch_dtype,
+                                               tracking_options=tracking_options)
+    if tracking_options:
+        raise ValueError("tracking_options apply to a model loaded here; give them to the SimTrackTracker instead")
+    return tracker
 
 
 def shard_sequences(sequences: Sequence[BenchmarkSequence], num_shards: int) -> list[list[BenchmarkSequence]]:
@@ -204,18 +229,11 @@ def track_benchmark_sharded(
     return {seq.name: merged[seq.name] for seq in sequences}
 
 
-def _track_sequences(tracker, todo, results_dir, batch_sequences, progress, device, torch_dtype, num_workers,
-                     tracking_options):
+def _track_sequences(tracker, todo, results_dir, batch_sequences, progress, num_workers):
     from tqdm import tqdm
 
-    from ..inference.tracker import SimTrackTracker
     from ..tracking_simtrack import track_videos
 
-    if not isinstance(tracker, SimTrackTracker):
-        tracker = SimTrackTracker.from_pretrained(tracker, device=device, torch_dtype=torch_dtype,
-                                                  tracking_options=tracking_options)
-    elif tracking_options:
-        raise ValueError("tracking_options apply to a model loaded here; give them to the SimTrackTracker instead")
     boxes: list[list[np.ndarray]] = [[] for _ in todo]
     times: list[list[float]] = [[] for _ in todo]
     runs = {}

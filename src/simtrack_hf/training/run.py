@@ -21,6 +21,7 @@ from transformers import set_seed
 from ..configuration_simtrack import SIMTRACK_VARIANTS
 from ..data.rendering import ensure_synthetic_got10k
 from ..image_processing_simtrack import SimTrackImageProcessor
+from ..io.paths import check_outputs
 from ..loading import load_config, load_model
 from ..modeling_simtrack import SimTrackModel
 from ..tools.hub import PROVENANCE_FILE, count_parameters, training_provenance
@@ -107,6 +108,13 @@ def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTr
     expected = int(os.environ.get("WORLD_SIZE", "1"))
     if args.world_size != expected:
         raise RuntimeError(f"launched {expected} processes but the Trainer sees world size {args.world_size}")
+    from ..data.manifests import parse_sources
+
+    sources = parse_sources(sim.data) if sim.data else []
+    check_outputs({"--init_from": sim.init_from, "--config": sim.config,
+                   **{f"--data {source.name}": source.root for source in sources}},
+                  {"--output_dir": args.output_dir, "--manifest_cache_dir": sim.manifest_cache_dir,
+                   "--synthetic_dir": None if sim.data else sim.synthetic_dir})
 
     resume = args.resume_from_checkpoint
     if resume is not None and resume.lower() in ("last", "true"):
