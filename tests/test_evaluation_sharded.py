@@ -61,10 +61,11 @@ def test_two_cpu_ranks_match_one_process(tmp_path):
     subprocess.run([sys.executable, "-m", "simtrack_hf.commands", *evaluate_command(root / "val", tmp_path / "model",
                                                                                      single)],
                    check=True, env=env, capture_output=True, text=True)
-    # Resumable: one sequence is already done before the launch and is read back, not tracked again.
+    # Resumable: one sequence is already done before the launch (by the same run: its run.json) and is read back,
+    # not tracked again.
     (sharded / "simtrack").mkdir(parents=True)
-    for suffix in (".txt", "_time.txt"):
-        shutil.copy(single / "simtrack" / f"GOT-10k_Val_000003{suffix}", sharded / "simtrack")
+    for name in ("GOT-10k_Val_000003.txt", "GOT-10k_Val_000003_time.txt", "run.json"):
+        shutil.copy(single / "simtrack" / name, sharded / "simtrack")
     kept = (sharded / "simtrack" / "GOT-10k_Val_000003.txt").stat().st_mtime_ns
     torchrun = Path(sys.executable).with_name("torchrun")
     launched = subprocess.run(

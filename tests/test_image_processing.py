@@ -233,9 +233,11 @@ def test_bad_arguments_raise(frame):
         proc.crop_around_boxes(frame, [10, 10, 5, 5], factor=0.0, output_size=32)
     with pytest.raises(ValueError, match="output_size"):
         proc.crop_around_boxes(frame, [10, 10, 5, 5], factor=2.0, output_size=0)
+    with pytest.raises(ValueError, match="at least 1 pixel"):  # sub-pixel: refused like zero size
+        proc(frame, [10, 40, 1e-9, 1e-9], crop="template")
     # a thin box that overlaps the image while its square crop does not
     with pytest.raises(ValueError, match="does not overlap"):
-        proc.crop_around_boxes(frame, [-300, 10, 302, 0.01], factor=1.0, output_size=32)
+        proc.crop_around_boxes(frame, [-300, 10, 302, 1], factor=1.0, output_size=32)
     with pytest.raises(ValueError, match="pred_boxes"):
         proc.post_process_box_predictions(torch.zeros(2, 4), [[0, 0, 10, 10]], [1.0], [60, 80])
     with pytest.raises(ValueError, match="image sizes"):
