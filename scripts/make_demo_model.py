@@ -45,7 +45,7 @@ import torch
 from transformers import set_seed
 
 from simtrack_hf import SimTrackImageProcessor
-from simtrack_hf.convert_simtrack import init_hybrid_stem, transfer_weights
+from simtrack_hf.convert_simtrack import hybrid_from_efficientnet
 from simtrack_hf.data.manifests import build_manifest
 from simtrack_hf.data.photos import list_photos, load_photos, render_photo_sequence, still_photo_rows
 from simtrack_hf.data.rendering import ensure_photo_got10k, ensure_synthetic_got10k
@@ -124,17 +124,10 @@ def initial_model(args: argparse.Namespace) -> SimTrackModel:
     config = load_config(args.variant, args.config)
     if args.stem_init is None:
         return load_model(args.init_from, config) if args.init_from else SimTrackModel(config)
-    model = SimTrackModel(config)
-    init_hybrid_stem(model, args.stem_init)
-    if args.init_from:
-        fresh = transfer_weights(model, load_model(args.init_from, config))
-        stem = ("embeddings.patch_embedding.stem", "embeddings.patch_embedding.blocks")
-        logger.info("warm start from %s; initialised afresh: %s", args.init_from,
-                    ", ".join(name for name in fresh if not name.startswith(stem)))
-    if args.freeze_stem:
-        stem = model.embeddings.patch_embedding
-        for module in (stem.stem, stem.stem_norm, stem.blocks):
-            module.requires_grad_(False)
+    warm_start = load_model(args.init_from, config) if args.init_from else None
+    model, fresh = hybrid_from_efficientnet(config, args.stem_init, warm_start, args.freeze_stem)
+    logger.info("stem from %s, warm start from %s; initialised afresh: %s", args.stem_init, args.init_from,
+                ", ".join(fresh))
     return model
 
 

@@ -237,3 +237,40 @@ def test_make_demo_model_refuses_wrong_weights_in_one_line(tmp_path):
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "not an EfficientNet-Lite state dict" in result.stderr and str(bad) in result.stderr
     assert not out.exists() and not (tmp_path / "work").exists()
+
+
+def test_train_entry_with_an_imagenet_stem_frozen_and_a_warm_start(tmp_path):
+    """`simtrack train --variant tiny-hybrid --stem_init FILE --freeze_stem --init_from BASE`: the stem keeps the
+    file's weights through training, the encoder starts from the base, the projection trains."""
+    from simtrack_hf.commands import train as train_command
+
+    config = hybrid_config()
+    weights, expected = efficientnet_file(tmp_path, config)
+    base = tmp_path / "base"
+    SimTrackModel(tiny_config(pretrained_image_size=128, template_size=32, search_size=64, foveal_size=16)
+                  ).save_pretrained(base)
+    out = tmp_path / "run"
+    train_command.main([
+        "--variant", "tiny-hybrid", "--stem_init", str(weights), "--freeze_stem", "true", "--init_from", str(base),
+        "--samples_per_epoch", "4", "--synthetic_sequences", "3", "--synthetic_frames", "24",
+        "--synthetic_dir", str(tmp_path / "synthetic"), "--per_device_train_batch_size", "2", "--max_steps", "2",
+        "--learning_rate", "0.01", "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none",
+        "--use_cpu", "true", "--dataloader_pin_memory", "false", "--output_dir", str(out)])
+    trained = SimTrackModel.from_pretrained(out)
+    state = trained.embeddings.patch_embedding.state_dict()
+    for key, value in expected.items():
+        assert torch.equal(state[key], value), key
+    untrained = SimTrackModel.from_pretrained(base)
+    assert not torch.equal(trained.embeddings.patch_embedding.projection.weight,
+                           SimTrackModel(config).embeddings.patch_embedding.projection.weight)
+    assert trained.encoder.layers[0].mlp.fc1.weight.shape == untrained.encoder.layers[0].mlp.fc1.weight.shape
+    assert not torch.equal(trained.encoder.layers[0].mlp.fc1.weight, untrained.encoder.layers[0].mlp.fc1.weight)
+
+
+def test_train_entry_refuses_the_stem_for_a_published_variant(tmp_path):
+    from simtrack_hf.commands import train as train_command
+
+    with pytest.raises(ValueError, match="needs a hybrid config"):
+        train_command.main(["--variant", "sim-b16", "--from_scratch", "true", "--stem_init", str(tmp_path / "x.pth"),
+                            "--output_dir", str(tmp_path / "out"), "--use_cpu", "true"])
+    assert not (tmp_path / "out").exists()

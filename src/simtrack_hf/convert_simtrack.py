@@ -287,6 +287,23 @@ def init_hybrid_stem(model: SimTrackModel, path: str | os.PathLike) -> None:
     )
 
 
+def hybrid_from_efficientnet(config: SimTrackConfig, weights: str | os.PathLike, warm_start: SimTrackModel | None = None,
+                             freeze_stem: bool = False) -> tuple[SimTrackModel, list[str]]:
+    """A hybrid SimTrackModel whose CNN stem starts from ImageNet EfficientNet-Lite `weights` (`init_hybrid_stem`)
+    and every other tensor of matching name and shape from `warm_start` (`transfer_weights`); `freeze_stem` fixes
+    the stem (its projection to the hidden size still trains). Returns the model and the names initialised afresh."""
+    model = SimTrackModel(config)
+    init_hybrid_stem(model, weights)
+    stem = model.embeddings.patch_embedding
+    fresh = transfer_weights(model, warm_start) if warm_start is not None else sorted(model.state_dict())
+    fresh = [name for name in fresh if not name.startswith(("embeddings.patch_embedding.stem",
+                                                            "embeddings.patch_embedding.blocks"))]
+    if freeze_stem:
+        for module in (stem.stem, stem.stem_norm, stem.blocks):
+            module.requires_grad_(False)
+    return model, fresh
+
+
 def transfer_weights(model: SimTrackModel, source: SimTrackModel) -> list[str]:
     """Copy into `model` every tensor of `source` with the same name and shape (a warm start across configs, e.g.
     from a patch-embedding model to a hybrid one); the search position table is resized bilinearly when only its
@@ -309,6 +326,7 @@ __all__ = [
     "efficientnet_lite_file",
     "efficientnet_stem_state_dict",
     "hybrid_blocks_to_stride",
+    "hybrid_from_efficientnet",
     "init_hybrid_stem",
     "load_original_checkpoint",
     "read_efficientnet_lite",

