@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -46,12 +47,14 @@ from transformers import set_seed
 
 from simtrack_hf import SimTrackImageProcessor
 from simtrack_hf.convert_simtrack import hybrid_from_efficientnet
+from simtrack_hf.data.benchmarks import BENCHMARKS, read_benchmark
 from simtrack_hf.data.manifests import build_manifest
 from simtrack_hf.data.photos import list_photos, load_photos, render_photo_sequence, still_photo_rows
 from simtrack_hf.data.rendering import ensure_photo_got10k, ensure_synthetic_got10k
 from simtrack_hf.evaluation import evaluate_sequences
 from simtrack_hf.evaluation.metrics import box_iou, score_separation
 from simtrack_hf.inference.tracker import SimTrackTracker
+from simtrack_hf.io.frames import read_image
 from simtrack_hf.loading import load_config, load_model
 from simtrack_hf.modeling_simtrack import SimTrackModel
 from simtrack_hf.tracking_simtrack import TrackingOptions
@@ -108,6 +111,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val_seed", "--val-seed", type=int, default=3000)
     p.add_argument("--min_gain", "--min-gain", type=float, default=0.5,
                    help="AUC points an option must add on the validation videos to be kept")
+    p.add_argument("--heldout", action="append", default=[], metavar="FORMAT:ROOT",
+                   help="also score this held-out benchmark (e.g. got10k_val:data/real_videos): the calibrated "
+                   "tracker's success AUC and the lost flag's ROC AUC, in demo_eval.json; repeatable")
     p.add_argument("--fp16", action="store_true", help="store the weights in float16 (half the size)")
     return p.parse_args(argv)
 
@@ -208,10 +214,13 @@ CANDIDATES = (  # tried in this order, each on top of what was kept so far (a la
 )
 
 
-def separation(scores: np.ndarray, ious: np.ndarray) -> tuple[float, float | None]:
-    """`score_separation`, or (NaN, None) with a warning when no frame is found or none lost."""
+def separation(videos: list, boxes: list[np.ndarray], scores: list[np.ndarray]) -> tuple[float, float | None]:
+    """`score_separation` of the tracked frames' scores (first frames and frames without the target left out),
+    or (NaN, None) with a warning when no frame is found or none lost."""
+    ious = np.concatenate([box_iou(b[1:], v.boxes[1:])[v.visible[1:]] for b, v in zip(boxes, videos)])
+    frame_scores = np.concatenate([s[1:][v.visible[1:]] for s, v in zip(scores, videos)])
     try:
-        return score_separation(scores, ious)
+        return score_separation(frame_scores, ious)
     except ValueError as error:
         logger.warning("no lost threshold: %s", error)
         return float("nan"), None
@@ -223,9 +232,7 @@ def calibrate(model: SimTrackModel, processor: SimTrackImageProcessor, args: arg
     videos = [render_photo_sequence(photos, (args.val_seed, i), num_frames=args.val_frames)
               for i in range(args.val_sequences)]
     boxes, scores, _ = track_videos(model, processor, videos)
-    ious = np.concatenate([box_iou(b[1:], v.boxes[1:])[v.visible[1:]] for b, v in zip(boxes, videos)])
-    frame_scores = np.concatenate([s[1:][v.visible[1:]] for s, v in zip(scores, videos)])
-    roc_auc, threshold = separation(frame_scores, ious)
+    roc_auc, threshold = separation(videos, boxes, scores)
     chosen: dict = {} if threshold is None else {"lost_threshold": round(threshold, 3)}
     best = success(videos, boxes)["auc"]
     trials = [{"options": {}, "auc": best}]
@@ -251,8 +258,6 @@ def evaluate(model: SimTrackModel, processor: SimTrackImageProcessor, args: argp
               for i in range(args.eval_sequences)]
     paper, paper_scores, fps = track_videos(model, processor, videos, **dataclasses.asdict(TrackingOptions()))
     tuned, _, tuned_fps = track_videos(model, processor, videos, **options)
-    ious = np.concatenate([box_iou(b[1:], v.boxes[1:])[v.visible[1:]] for b, v in zip(paper, videos)])
-    scores = np.concatenate([s[1:][v.visible[1:]] for s, v in zip(paper_scores, videos)])
     rows = {
         "simtrack_paper_tracker": success(videos, paper),
         "simtrack_calibrated": success(videos, tuned),
@@ -260,7 +265,21 @@ def evaluate(model: SimTrackModel, processor: SimTrackImageProcessor, args: argp
     }
     return {"sequences": args.eval_sequences, "frames_per_sequence": args.eval_frames, "eval_seed": args.eval_seed,
             "tracker_fps": round(fps, 1), "calibrated_fps": round(tuned_fps, 1),
-            "lost_roc_auc": separation(scores, ious)[0], "scores": rows}
+            "lost_roc_auc": separation(videos, paper, paper_scores)[0], "scores": rows,
+            "heldout_benchmarks": [score_benchmark(model, processor, spec, options) for spec in args.heldout]}
+
+
+def score_benchmark(model: SimTrackModel, processor: SimTrackImageProcessor, spec: str, options: dict) -> dict:
+    """`FORMAT:ROOT` (e.g. got10k_val:data/real_videos): success AUC of the calibrated tracker and the lost flag's ROC
+    AUC (frames with IoU >= 0.5 against IoU < 0.1; frames without the target left out) on that benchmark."""
+    name, root = spec.split(":", 1)
+    videos = [SimpleNamespace(frames=map(read_image, seq.frames), boxes=seq.ground_truth,
+                              visible=seq.visible if seq.visible is not None else np.ones(len(seq), bool))
+              for seq in read_benchmark(name, root)]
+    boxes, scores, fps = track_videos(model, processor, videos, **options)
+    return {"benchmark": spec, "sequences": len(videos), "frames": sum(len(v.boxes) for v in videos),
+            "calibrated": success(videos, boxes), "lost_roc_auc": separation(videos, boxes, scores)[0],
+            "fps": round(fps, 1)}
 
 
 def print_table(report: dict) -> None:
@@ -271,7 +290,11 @@ def print_table(report: dict) -> None:
     for name, scores in report["scores"].items():
         print(f"{name:<18}" + "".join(f"{scores[k]:>16.1f}" for k in keys))
     print(f"tracker speed: {report['tracker_fps']} frames/s (calibrated options: {report['calibrated_fps']}); "
-          f"lost-flag ROC AUC {report['lost_roc_auc']:.3f}\n")
+          f"lost-flag ROC AUC {report['lost_roc_auc']:.3f}")
+    for row in report["heldout_benchmarks"]:
+        print(f"{row['benchmark']}: {row['sequences']} videos, {row['frames']} frames: calibrated tracker AUC "
+              f"{row['calibrated']['auc']:.1f}, lost-flag ROC AUC {row['lost_roc_auc']:.3f}")
+    print()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -279,6 +302,11 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     set_seed(args.seed)
     try:
+        for spec in args.heldout:  # checked before hours of training, read after
+            name, _, root = spec.partition(":")
+            if name not in BENCHMARKS or not Path(root).is_dir():
+                raise ValueError(f"--heldout {spec}: expected FORMAT:ROOT with FORMAT in {sorted(BENCHMARKS)} and an "
+                                 "existing folder")
         model = initial_model(args)
     except (ValueError, OSError) as error:  # wrong weights or config: one line, nothing written
         print(f"make_demo_model.py: error: {error}".splitlines()[0], file=sys.stderr)
