@@ -413,8 +413,12 @@ ROWS = [
                                                    "{root}/lasot", "--no-model", "--baseline", "static"),
         CLI, "1 boxes but 2 frames"),
     Row("train --data got10k:/nonexistent", cli("train", "--data", "got10k:{root}/nonexistent", "--output_dir",
-                                                "{root}/run", "--use_cpu", "true", "--report_to", "none"),
+                                                "{root}/run", "--use_cpu", "true", "--report_to", "none",
+                                                "--variant", "tiny"),
         CLI, "does not exist"),
+    Row("train --data without --init_from (random Sim-B/16)",
+        cli("train", "--data", "got10k:{root}/bad_got10k", "--output_dir", "{root}/run", "--use_cpu", "true"),
+        CLI, "sim-b16 without --init_from would start from random weights"),
     Row("train --data of an all-bad dataset", cli("train", "--data", "got10k:{root}/bad_got10k", "--output_dir",
                                                   "{root}/run", "--use_cpu", "true", "--report_to", "none",
                                                   "--manifest_cache_dir", "{root}/cache", "--variant", "tiny"),
@@ -707,7 +711,7 @@ def test_train_never_deletes_a_folder_it_did_not_render(world, capsys):
 @pytest.mark.parametrize("module, command, extra", [
     ("matplotlib", ["evaluate", "--dataset-format", "lasot", "--root", "{root}/lasot"], "eval"),
     ("datasets", ["train", "--data", "got10k:{root}/bad_got10k", "--output_dir", "{root}/run", "--use_cpu", "true",
-                  "--report_to", "none", "--rebuild_manifests", "true"], "train"),
+                  "--report_to", "none", "--rebuild_manifests", "true", "--variant", "tiny"], "train"),
 ])
 def test_a_missing_extra_names_its_pip_install(world, monkeypatch, capsys, module, command, extra):
     for name in [m for m in sys.modules if m == module or m.startswith(f"{module}.")]:

@@ -81,7 +81,7 @@ def test_cli_track_bad_box_and_missing_video(tmp_path, model_folder, capsys):
     assert info.value.code == 2 and "missing.mp4" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:  # the video is checked before the model loads
         main(["track", str(tmp_path / "missing.mp4"), "--box", "1,2,3,4", "--model", str(tmp_path / "no_model")])
-    assert info.value.code == 2 and "no such video file or frame folder" in capsys.readouterr().err
+    assert info.value.code == 2 and "video file or image folder not found" in capsys.readouterr().err
 
 
 def test_cli_track_frame_range(tmp_path, model_folder, capsys):

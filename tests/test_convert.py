@@ -51,7 +51,7 @@ def test_cli_convert_reproduces_original_boxes(fixtures, tmp_path, capsys):
     model = SimTrackModel.from_pretrained(tmp_path / "out").eval()
     inputs = fx["inputs"]
     with torch.no_grad():
-        boxes = model(inputs["template"], inputs["search"], inputs["template_anno_xywh_norm"]).pred_boxes
+        boxes = model(inputs["search"], inputs["template"], inputs["template_anno_xywh_norm"]).pred_boxes
     assert (boxes - fx["outputs"]["pred_boxes_cxcywh"][:, 0]).abs().max() < 1e-5
 
 

@@ -41,7 +41,7 @@ def test_forward_matches_original(fixtures, name, attn):
     model = converted_model(fx, name, attn)
     inputs = fx["inputs"]
     with torch.no_grad():
-        out = model(inputs["template"], inputs["search"], inputs["template_anno_xywh_norm"], output_hidden_states=True)
+        out = model(inputs["search"], inputs["template"], inputs["template_anno_xywh_norm"], output_hidden_states=True)
     ref, mid = fx["outputs"], fx["intermediates"]
     assert max_diff(out.pred_boxes, ref["pred_boxes_cxcywh"]) < 1e-5
     logits_ref = torch.cat((ref["score_map_tl"], ref["score_map_br"]), 1)
@@ -98,7 +98,7 @@ def test_b32_released_shift_flag_outputs(fixtures):
     model = converted_model(fx, "tiny_b32", released_shift=True)
     inputs = fx["inputs"]
     with torch.no_grad():
-        out = model(inputs["template"], inputs["search"], inputs["template_anno_xywh_norm"])
+        out = model(inputs["search"], inputs["template"], inputs["template_anno_xywh_norm"])
     ref = fx["outputs_with_released_shift_flag"]
     assert max_diff(out.pred_boxes, ref["pred_boxes_cxcywh"]) < 1e-5
     shifted = fx["outputs"]["pred_boxes_cxcywh"]
@@ -111,8 +111,8 @@ def test_one_dimensional_template_box_broadcasts(fixtures):
     inputs = fx["inputs"]
     box = inputs["template_anno_xywh_norm"][0]
     with torch.no_grad():
-        a = model(inputs["template"], inputs["search"], box).pred_boxes
-        b = model(inputs["template"], inputs["search"], box.expand(2, 4)).pred_boxes
+        a = model(inputs["search"], inputs["template"], box).pred_boxes
+        b = model(inputs["search"], inputs["template"], box.expand(2, 4)).pred_boxes
     assert torch.equal(a, b)
 
 

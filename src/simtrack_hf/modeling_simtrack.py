@@ -166,7 +166,11 @@ class SimTrackHybridPatchEmbedding(nn.Module):
 class SimTrackEmbeddings(nn.Module):
     """Patch embedding shared by template, foveal and search crops (the paper's single conv, or with
     `config.hybrid_blocks` a CNN stem), and their three position embeddings. A hybrid stem runs on the foveal
-    window's own pixels, as the patch conv does, so its tokens keep the window's offset in the template."""
+    window's own pixels, as the patch conv does, so its tokens keep the window's offset in the template.
+
+    Every use of the weights goes through `forward` (and its submodules' calls), so module hooks that load weights
+    on call (accelerate's CPU / disk offload, DeepSpeed ZeRO-3) see them.
+    """
 
     def __init__(self, config: SimTrackConfig) -> None:
         super().__init__()
@@ -177,7 +181,9 @@ class SimTrackEmbeddings(nn.Module):
         else:
             self.patch_embedding = nn.Conv2d(3, c, kernel_size=p, stride=p, bias=False)
         self.class_embedding = nn.Parameter(torch.zeros(c))
-        self.position_embedding = nn.Embedding((config.pretrained_image_size // p) ** 2 + 1, c)
+        num_positions = (config.pretrained_image_size // p) ** 2 + 1
+        self.position_embedding = nn.Embedding(num_positions, c)
+        self.register_buffer("position_ids", torch.arange(num_positions), persistent=False)
         self.pos_fc = nn.Sequential(
             nn.Linear(3, config.pos_embed_hidden_size), nn.ReLU(), nn.Linear(config.pos_embed_hidden_size, c), nn.Sigmoid()
         )
@@ -200,10 +206,6 @@ class SimTrackEmbeddings(nn.Module):
         centres = self.patch_centres[None].expand(ratio.shape[0], -1, -1)
         return torch.cat(((ratio[..., None] + 1) / 2, centres), -1)
 
-    def search_position_embedding(self) -> torch.Tensor:
-        """(sz², C) pretrained patch position table resized to the search grid (recomputed: it is trained)."""
-        return resize_patch_positions(self.position_embedding.weight[1:], self.config.search_grid)
-
     def embed_template(
         self, template_pixel_values: torch.Tensor, template_boxes: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,7 +215,8 @@ class SimTrackEmbeddings(nn.Module):
         """
         config = self.config
         batch = template_pixel_values.shape[0]
-        template_pos = 2 * self.pos_fc(self.pos_fc_inputs(template_boxes)) - 1  # (B, tz², C), in (-1, 1)
+        geometry = self.pos_fc_inputs(template_boxes).to(self.class_embedding.dtype)  # buffers may be float32
+        template_pos = 2 * self.pos_fc(geometry) - 1  # (B, tz², C), in (-1, 1)
         template = self.patchify(template_pixel_values) + template_pos
 
         o, f = config.foveal_window_offset, config.foveal_size
@@ -225,12 +228,20 @@ class SimTrackEmbeddings(nn.Module):
         return template, foveal + foveal_pos.reshape(batch, fz * fz, -1)
 
     def forward(
-        self, search_pixel_values: torch.Tensor, template_embeddings: tuple[torch.Tensor, torch.Tensor]
-    ) -> torch.Tensor:
-        """-> (B, tz² + 1 + sz² + fz², C) tokens in the order [template | cls + search | foveal]."""
+        self,
+        search_pixel_values: torch.Tensor | None = None,
+        template_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        template_pixel_values: torch.Tensor | None = None,
+        template_boxes: torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Template inputs -> `embed_template`'s (template, foveal) tokens; or search crops and those tokens ->
+        (B, tz² + 1 + sz² + fz², C) tokens in the order [template | cls + search | foveal]."""
+        if template_pixel_values is not None:
+            return self.embed_template(template_pixel_values, template_boxes)
         template, foveal = template_embeddings
-        cls = (self.class_embedding + self.position_embedding.weight[0]).expand(search_pixel_values.shape[0], 1, -1)
-        search = self.patchify(search_pixel_values) + self.search_position_embedding()
+        positions = self.position_embedding(self.position_ids)  # (1 + g², C): [cls] then the pretrained patch grid
+        cls = (self.class_embedding + positions[0]).expand(search_pixel_values.shape[0], 1, -1)
+        search = self.patchify(search_pixel_values) + resize_patch_positions(positions[1:], self.config.search_grid)
         return torch.cat((template, cls, search, foveal), dim=1)
 
 
@@ -340,12 +351,21 @@ class SimTrackPreTrainedModel(PreTrainedModel):
             return
         super()._init_weights(module)
         if isinstance(module, SimTrackEmbeddings):
-            init.normal_(module.class_embedding, mean=0.0, std=module.config.hidden_size**-0.5)
+            # CLIP's std for the published variants (their class embedding comes from CLIP); the presets' own
+            std = module.config.hidden_size**-0.5 if self.config.new_layer_init == "pytorch" else (
+                self.config.initializer_range)
+            init.normal_(module.class_embedding, mean=0.0, std=std)
+            init.copy_(module.position_ids, torch.arange(module.position_ids.shape[0]))
             boxes, centres = patch_geometry(module.config.template_grid, module.config.patch_size)
             init.copy_(module.patch_boxes, boxes)
             init.copy_(module.patch_centres, centres)
         elif isinstance(module, SimTrackCornerHead):
             init.copy_(module.coordinates, soft_argmax_coordinates(self.config.search_grid, self.config.patch_size))
+
+    def get_input_embeddings(self) -> nn.Module:
+        """The patch embedding shared by template, foveal and search crops (a Conv2d, or the hybrid CNN stem), as
+        ViT / CLIP return theirs."""
+        return self.embeddings.patch_embedding
 
     def new_layers(self) -> list[nn.Module]:
         """The modules SimTrack adds to the CLIP backbone: `pos_fc`, the bottleneck and the corner head."""
@@ -389,23 +409,27 @@ class SimTrackModel(SimTrackPreTrainedModel):
         if template_boxes.ndim == 1:
             template_boxes = template_boxes.expand(template_pixel_values.shape[0], 4)
         validate_boxes(template_boxes, "template_boxes", template_pixel_values.shape[0], self._check_values)
-        return self.embeddings.embed_template(template_pixel_values, template_boxes)
+        dtype = self.embeddings.class_embedding.dtype  # inputs follow the weights (e.g. loaded in bf16)
+        return self.embeddings(template_pixel_values=template_pixel_values.to(dtype),
+                               template_boxes=template_boxes.to(dtype))
 
     @merge_with_config_defaults
     @capture_outputs(tie_last_hidden_states=False)
     def forward(
         self,
-        template_pixel_values: torch.Tensor | None = None,
         search_pixel_values: torch.Tensor | None = None,
+        template_pixel_values: torch.Tensor | None = None,
         template_boxes: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         template_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         **kwargs,
     ) -> SimTrackOutput:
         r"""
+        search_pixel_values (`(B, 3, S, S)`): normalised search crops (`main_input_name`: the per-frame input).
         template_pixel_values (`(B, 3, T, T)`): normalised template crops.
-        search_pixel_values (`(B, 3, S, S)`): normalised search crops.
         template_boxes (`(B, 4)`): target box in the template crop, normalised (x, y, w, h).
+        Pixel values and boxes are cast to the weights' dtype (a model loaded with `dtype=torch.bfloat16` takes
+        the processor's float32 outputs).
         labels (`(B, 4)`, *optional*): target box in the search crop, normalised (cx, cy, w, h).
         template_embeddings (*optional*): `embed_template(template_pixel_values, template_boxes)` computed once,
             instead of the template inputs (what a tracker does on every frame after the first).
@@ -424,6 +448,7 @@ class SimTrackModel(SimTrackPreTrainedModel):
         if kwargs.get("output_attentions") and self.config._attn_implementation != "eager":
             raise ValueError("output_attentions needs eager attention: load with attn_implementation='eager'")
 
+        search_pixel_values = search_pixel_values.to(self.embeddings.class_embedding.dtype)
         hidden = self.pre_layrnorm(self.embeddings(search_pixel_values, template_embeddings))
         for layer in self.encoder.layers:
             hidden = layer(hidden, None, **kwargs)

@@ -88,7 +88,7 @@ def track(args: argparse.Namespace) -> None:
 
     source = int(args.video) if args.video.isdigit() and not os.path.exists(args.video) else args.video
     if isinstance(source, str) and not os.path.exists(source):
-        raise FileNotFoundError(f"no such video file or frame folder: {source}")
+        raise FileNotFoundError(f"video file or image folder not found: {source}")
     results_paths = target_results_paths(args.results, len(args.box)) if args.results else []
     check_outputs({"input video": args.video, "model": args.model},
                   {**{"--results" + (f" (target {k})" if len(results_paths) > 1 else ""): path
