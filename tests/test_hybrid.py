@@ -274,3 +274,24 @@ def test_train_entry_refuses_the_stem_for_a_published_variant(tmp_path):
         train_command.main(["--variant", "sim-b16", "--from_scratch", "true", "--stem_init", str(tmp_path / "x.pth"),
                             "--output_dir", str(tmp_path / "out"), "--use_cpu", "true"])
     assert not (tmp_path / "out").exists()
+
+
+def test_hybrid_batching_equivalence_compile_and_bf16():
+    """The common-model checks that concern the embedding: a row's result does not depend on its batch, the
+    forward compiles as one graph, and bf16 weights take float32 processor outputs."""
+    torch.manual_seed(0)
+    model = SimTrackModel(hybrid_config()).eval()
+    inputs = tiny_inputs(model.config, batch=3)
+    with torch.inference_mode():
+        batch = model(**inputs).pred_boxes
+        single = torch.cat([model(**{k: v[i : i + 1] for k, v in inputs.items()}).pred_boxes for i in range(3)])
+    torch.testing.assert_close(batch, single, atol=1e-5, rtol=1e-5)
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    with torch.inference_mode():
+        torch.testing.assert_close(compiled(**inputs).pred_boxes, batch, atol=1e-5, rtol=1e-5)
+    low = SimTrackModel(hybrid_config()).eval()
+    low.load_state_dict(model.state_dict())
+    low = low.to(torch.bfloat16)
+    with torch.inference_mode():
+        out = low(**inputs)
+    assert out.pred_boxes.dtype == torch.float32 and (out.pred_boxes - batch).abs().max() < 0.1
