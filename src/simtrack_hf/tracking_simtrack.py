@@ -6,7 +6,9 @@ target's previous box, runs the model once for all targets, maps the boxes back 
 (10 px margin), as the paper's tracker (no window, smoothing or template update by default). Targets can be added
 (`add_objects`, templated on the frame given) and removed (`remove_objects`) at any frame. `track_many` steps
 several sessions that share one model (several videos) in ONE forward: each session prepares its inputs
-(`prepare_step`) and takes its own slice of the batched output (`apply_step`). Frames are RGB.
+(`prepare_step`: the step carries every decision of the frame) and takes its own slice of the batched output
+(`apply_step`). `track_videos` is the one loop over whole videos (the CLI, the app, the evaluation runner and the
+pipeline run it). Frames are RGB.
 
 Inference-time robustness options (`TrackingOptions`, all off for the published variants; the defaults are the
 paper's tracker exactly), each with its own switch:
