@@ -429,6 +429,20 @@ ROWS = [
     Row("train --synthetic_dir of someone's folder", cli(
         "train", "--synthetic_dir", "{root}/foreign_synthetic", "--output_dir", "{root}/run", "--variant", "tiny",
         "--use_cpu", "true", "--report_to", "none"), CLI, "was not rendered by simtrack_hf"),
+    Row("train --data '' (an unset variable)", cli("train", "--data", "", "--output_dir", "{root}/run", "--use_cpu",
+                                                  "true", "--report_to", "none"), CLI, "--data is empty"),
+    Row("train --max_gap -1", cli("train", "--max_gap", "-1", "--output_dir", "{root}/run", "--use_cpu", "true",
+                                  "--report_to", "none"), CLI, "--max_gap must be a positive integer, got -1"),
+    Row("train --samples_per_epoch 0", cli("train", "--samples_per_epoch", "0", "--output_dir", "{root}/run",
+                                           "--use_cpu", "true", "--report_to", "none"), CLI,
+        "--samples_per_epoch must be a positive integer, got 0"),
+    Row("train --synthetic_sequences 0", cli("train", "--synthetic_sequences", "0", "--output_dir", "{root}/run",
+                                             "--use_cpu", "true", "--report_to", "none"), CLI,
+        "--synthetic_sequences must be a positive integer"),
+    Row("train resuming a checkpoint of another config", cli(
+        "train", "--variant", "small", "--resume_from_checkpoint", "{root}/model", "--output_dir", "{root}/run",
+        "--use_cpu", "true", "--report_to", "none"), CLI,
+        r"model is a checkpoint of another config \(head_channels 16 there, 64 here"),
     Row("convert a text file", cli("convert", "--checkpoint", "{root}/notes.txt", "--variant", "sim-b16", "--output",
                                    "{root}/converted"), CLI, "not a readable checkpoint of tensors"),
     Row("app --max-frames 0", cli("app", "--max-frames", "0"), CLI, "expected a positive integer, got '0'"),
@@ -628,6 +642,56 @@ def test_a_weights_file_changed_after_loading_touches_no_tracker(tmp_path, backe
             handle.write(np.random.default_rng(0).bytes(size - size // 2))
     tracker.init(FRAME, [20, 20, 16, 16])
     assert np.array_equal(tracker.track(FRAME).boxes, before)
+
+
+TRAIN = ["train", "--variant", "tiny", "--use_cpu", "true", "--report_to", "none", "--synthetic_sequences", "4",
+         "--samples_per_epoch", "8", "--per_device_train_batch_size", "2", "--dataloader_num_workers", "0",
+         "--disable_tqdm", "true"]
+
+
+def test_training_stops_at_the_first_non_finite_step_and_saves_nothing(world, tmp_path, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main([*TRAIN, "--synthetic_dir", str(world / "synthetic"), "--output_dir", str(tmp_path / "run"),
+              "--learning_rate", "1e30", "--max_steps", "4", "--save_steps", "1"])
+    assert caught.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "simtrack train: error: training stopped at step 2: the loss is NaN or inf" in error, error
+    assert not (tmp_path / "run" / "model.safetensors").exists()  # nothing saved as if trained
+    assert [p.name for p in (tmp_path / "run").glob("checkpoint-*")] == ["checkpoint-1"]  # the finite step
+    weights = load_file(tmp_path / "run" / "checkpoint-1" / "model.safetensors")
+    assert all(torch.isfinite(v).all() for v in weights.values())
+
+
+def test_a_full_disk_while_saving_is_one_line_and_keeps_the_saved_model(world, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.safetensors").write_bytes(b"the model of an earlier run")
+    child = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "  # writes over 100 kB fail
+             "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.RLIM_INFINITY)); "
+             "from simtrack_cli import main; main(sys.argv[1:])")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", child, *TRAIN, "--synthetic_dir", str(world / "synthetic"),
+                           "--output_dir", str(run), "--max_steps", "1", "--save_strategy", "no"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert re.search(r"simtrack train: error: saving to .*run failed \(a full disk\?\): .*File too large",
+                     done.stderr.strip().splitlines()[-1])
+    assert (run / "model.safetensors").read_bytes() == b"the model of an earlier run"
+    assert not (run / ".saving").exists()
+
+
+def test_manifest_cache_notices_deleted_frames(tmp_path):
+    from simtrack_hf.data.synthetic import write_got10k_dataset
+    from simtrack_hf.data.manifests import build_manifest
+
+    write_got10k_dataset(tmp_path / "data", num_sequences=2, num_frames=24, size=(64, 80))
+    cache = tmp_path / "cache"
+    first = build_manifest("got10k", tmp_path / "data", cache_dir=cache)
+    frames = sorted((tmp_path / "data" / "train" / first[0]["sequence"]).glob("*.jpg"))
+    frames[-1].unlink()  # the labels stay as they were
+    with pytest.warns(UserWarning, match="missing_frames=1"):
+        again = build_manifest("got10k", tmp_path / "data", cache_dir=cache)
+    assert len(again) == 1 and len(list(cache.iterdir())) == 2  # rebuilt, without the broken sequence
 
 
 def test_ignore_mismatched_sizes_keeps_its_transformers_meaning(world):

@@ -415,30 +415,36 @@ def _jsonable(obj: Any) -> Any:
     return list(obj) if isinstance(obj, tuple) else str(obj)
 
 
-def _label_stamps(root: Path, cache_root: Path) -> list[list[Any]]:
+def _file_stamps(root: Path, cache_root: Path) -> tuple[list[list[Any]], str]:
     """(relative path, mtime, size) of every file under ``root`` that is not an image (boxes, flags, lists,
-    annotations), hidden entries and the cache folder excluded."""
-    stamps = []
+    annotations), and a hash of the relative paths of the images (frames added or deleted change it; images are
+    not stat-ed, so the walk stays a listing); hidden entries and the cache folder excluded."""
+    stamps, frames = [], hashlib.sha1()
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and Path(folder, d).absolute() != cache_root)
         for name in sorted(files):
-            if not name.startswith(".") and not name.lower().endswith(IMAGE_EXTENSIONS):
-                path = os.path.join(folder, name)
+            if name.startswith("."):
+                continue
+            path = os.path.join(folder, name)
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                frames.update(os.path.relpath(path, root).encode() + b"\0")
+            else:
                 st = os.stat(path)
                 stamps.append([os.path.relpath(path, root), st.st_mtime_ns, st.st_size])
-    return stamps
+    return stamps, frames.hexdigest()
 
 
 def _cache_key(kind: str, root: Path, kwargs: Mapping[str, Any], cache_root: Path) -> str:
-    """Hash of kind, absolute root, kwargs and the path, mtime and size of every label file under the root
-    (see `_label_stamps`) and of list files passed in ``kwargs``: editing any annotation rebuilds."""
-    stamps = _label_stamps(root, cache_root.absolute())
+    """Hash of kind, absolute root, kwargs, the path, mtime and size of every label file under the root and the
+    frame files present (see `_file_stamps`), and of list files passed in ``kwargs``: editing any annotation, or
+    adding or deleting frames, rebuilds."""
+    stamps, frames = _file_stamps(root, cache_root.absolute())
     for v in kwargs.values():  # list files passed as ``sequences=``
         if isinstance(v, (str, os.PathLike)) and os.path.isfile(v):
             st = os.stat(v)
             stamps.append([os.path.abspath(v), st.st_mtime_ns, st.st_size])
     blob = json.dumps({"v": _MANIFEST_VERSION, "kind": kind, "root": str(root), "kwargs": kwargs,
-                       "stamps": stamps}, sort_keys=True, default=_jsonable)
+                       "stamps": stamps, "frames": frames}, sort_keys=True, default=_jsonable)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -446,9 +452,9 @@ def build_manifest(kind: str, root: str | os.PathLike, cache_dir: str | os.PathL
                    rebuild: bool = False, **kwargs: Any) -> Dataset:
     """Build (or load from cache) the manifest of ``kind`` at ``root``.
 
-    The cache entry ``<cache_dir>/<kind>-<key>`` (default :func:`default_cache_dir`) is keyed
-    by kind, absolute root, ``kwargs`` and every label file's mtime and size, so a second call loads it
-    memory-mapped without re-scanning. ``rebuild=True`` forces a rebuild. Writes are atomic
+    The cache entry ``<cache_dir>/<kind>-<key>`` (default :func:`default_cache_dir`) is keyed by kind, absolute
+    root, ``kwargs``, every label file's mtime and size and the frame files present, so a second call loads it
+    memory-mapped without re-reading labels. ``rebuild=True`` forces a rebuild. Writes are atomic
     (temporary folder + rename), so concurrent ranks may race safely.
     """
     kind = _canonical_kind(kind)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from transformers import set_seed
 
-from ..configuration_simtrack import SIMTRACK_VARIANTS
+from ..configuration_simtrack import SIMTRACK_VARIANTS, SimTrackConfig
 from ..convert_simtrack import hybrid_from_efficientnet
 from ..data.rendering import ensure_synthetic_got10k
 from ..image_processing_simtrack import SimTrackImageProcessor
@@ -30,7 +30,7 @@ from .pairs import TrackingPairDataset, collate_pairs
 from .trainer import SimTrackTrainer, SimTrackTrainingArguments, plan_training, samples_per_step
 from .workspace import last_complete_checkpoint
 
-__all__ = ["SimTrackArguments", "build_dataset", "train"]
+__all__ = ["SimTrackArguments", "build_dataset", "check_resume_config", "train"]
 
 logger = logging.getLogger("simtrack_hf.train")
 _DEFAULT_LOGGING_STEPS = {f.name: f.default for f in dataclasses.fields(SimTrackTrainingArguments)}["logging_steps"]
@@ -85,6 +85,15 @@ class SimTrackArguments:
     synthetic_frames: int = field(default=40, metadata={"help": "Frames per synthetic sequence."})
     synthetic_seed: int = field(default=0, metadata={"help": "Seed of the synthetic dataset."})
 
+    def __post_init__(self) -> None:
+        if self.data is not None and not self.data.strip():
+            raise ValueError("--data is empty (an unset shell variable?): give KIND:PATH, or leave --data out to "
+                             "train on the synthetic set")
+        for name in ("samples_per_epoch", "max_gap", "synthetic_sequences", "synthetic_frames"):
+            value = getattr(self, name)
+            if value < 1:
+                raise ValueError(f"--{name} must be a positive integer, got {value}")
+
 
 def build_dataset(sim: SimTrackArguments, args: SimTrackTrainingArguments, processor: SimTrackImageProcessor
                   ) -> TrackingPairDataset:
@@ -107,6 +116,24 @@ def build_dataset(sim: SimTrackArguments, args: SimTrackTrainingArguments, proce
         manifests, processor, ratios=source_ratios(spec), samples_per_epoch=sim.samples_per_epoch,
         num_epochs=num_epochs, seed=seed, max_gap=sim.max_gap,
     )
+
+
+def check_resume_config(checkpoint: str | os.PathLike, config: SimTrackConfig) -> None:
+    """Raise `ValueError` naming the fields in which ``checkpoint``'s config.json differs from ``config`` (the
+    run would resume another model's weights and optimizer state); tracking options and file metadata aside."""
+    path = os.path.join(checkpoint, "config.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"--resume_from_checkpoint {checkpoint}: no config.json there (not a checkpoint of simtrack "
+                         "train)")
+    saved = SimTrackConfig.from_json_file(path).to_dict()
+    ignored = {"transformers_version", "architectures", "_name_or_path", "tracking_options", "dtype", "torch_dtype"}
+    current = config.to_dict()
+    differ = sorted(k for k in saved.keys() | current.keys() if k not in ignored and saved.get(k) != current.get(k))
+    if differ:
+        details = ", ".join(f"{k} {saved.get(k)!r} there, {current.get(k)!r} here" for k in differ[:4])
+        raise ValueError(f"--resume_from_checkpoint {checkpoint} is a checkpoint of another config ({details}"
+                         f"{', ...' if len(differ) > 4 else ''}): resume with the run's own --variant / --config / "
+                         "--init_from")
 
 
 def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTrainer:
@@ -152,6 +179,8 @@ def train(sim: SimTrackArguments, args: SimTrackTrainingArguments) -> SimTrackTr
     else:
         model = load_model(sim.init_from, config) if sim.init_from else SimTrackModel(config)
     config = model.config
+    if resume is not None:
+        check_resume_config(resume, config)
     dropped = dict(config.tracking_options or {})
     if dropped:  # calibrated for the base's weights, not for the weights this run makes
         config.tracking_options = None

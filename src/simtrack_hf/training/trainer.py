@@ -12,7 +12,9 @@
   logging interval and all ranks; GIoU and IoU over the non-degenerate predictions, with ``degenerate_boxes``, the
   fraction of degenerate ones, and left out when every prediction was degenerate), plus ``data_epoch`` (epochs of
   pairs seen) when the dataset has ``samples_per_epoch``. ``push_to_hub`` uploads the package's Hub export
-  (code, ``auto_map``, ``custom_pipelines``, card).
+  (code, ``auto_map``, ``custom_pipelines``, card). A non-finite loss or gradient stops training at that step
+  (:class:`TrainingDiverged`, before the optimizer applies it: nothing is saved from it); a save that cannot be
+  written (a full disk) is one `OSError`, and `save_model` replaces a saved model only once the new one is written.
 * :func:`plan_training`: converts epochs / max_steps into one pass over a :class:`TrackingPairDataset` of virtual
   length ``samples_per_epoch * num_epochs`` (so pairs never repeat across epochs and no epoch counter has to
   reach DataLoader workers).
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,11 +33,11 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
 
-__all__ = ["SimTrackTrainer", "SimTrackTrainingArguments", "StepDecay", "default_num_workers", "plan_training",
-           "samples_per_step", "simtrack_param_groups", "unwrapped_name"]
+__all__ = ["SimTrackTrainer", "SimTrackTrainingArguments", "StepDecay", "TrainingDiverged", "default_num_workers",
+           "plan_training", "samples_per_step", "simtrack_param_groups", "unwrapped_name"]
 
 logger = logging.getLogger(__name__)
 RECIPE_OPTIMIZER = "adamw_torch"
@@ -158,6 +161,36 @@ class StepDecay:
         return scale
 
 
+class TrainingDiverged(ValueError):
+    """The loss or a gradient became NaN or inf: training stopped before the optimizer applied that step."""
+
+
+class _StopOnNonFinite(TrainerCallback):
+    """Before each optimizer step: stop when the step's loss (any micro-batch, any rank) or gradients are not
+    finite. Gradients are not checked under fp16 loss scaling, whose overflow steps are skipped by design."""
+
+    def __init__(self, trainer: "SimTrackTrainer") -> None:
+        self.trainer = trainer
+
+    def on_pre_optimizer_step(self, args: TrainingArguments, state: Any, control: Any, **kwargs: Any) -> None:
+        trainer = self.trainer
+        grads = [p.grad for p in trainer.model.parameters() if p.grad is not None]
+        finite_grads = (torch.nn.utils.get_total_norm(grads).isfinite()
+                        if grads and trainer.accelerator.scaler is None else trainer._loss_finite.new_ones(()))
+        bad = torch.stack([~trainer._loss_finite, ~finite_grads]).float()
+        if args.world_size > 1:
+            bad = trainer.accelerator.reduce(bad, reduction="sum")
+        bad_loss, bad_grads = (bad > 0).tolist()
+        trainer._loss_finite.fill_(True)
+        if bad_loss or bad_grads:
+            what = "loss" if bad_loss else "gradient"
+            raise TrainingDiverged(
+                f"training stopped at step {state.global_step + 1}: the {what} is NaN or inf (learning rate "
+                f"{args.learning_rate:g} too high, or bad data); that step was not applied and nothing was saved "
+                "from it (earlier checkpoints are intact)"
+            )
+
+
 class SimTrackTrainer(Trainer):
     """`Trainer` with SimTrack's optimiser, step schedule and box metrics in the logs.
 
@@ -172,6 +205,30 @@ class SimTrackTrainer(Trainer):
         super().__init__(*args, **kwargs)
         # kept on the training device (no host sync per step)
         self._metric_sums = torch.zeros(len(self._sum_names), dtype=torch.float32, device=self.args.device)
+        self._loss_finite = torch.ones((), dtype=torch.bool, device=self.args.device)
+        self.add_callback(_StopOnNonFinite(self))
+
+    def training_step(self, model: nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        self._loss_finite &= torch.isfinite(loss).to(self._loss_finite.device)  # checked before the optimizer step
+        return loss
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Write the model and processor into a staging folder beside ``output_dir``, then move them in: a save
+        that fails (a full disk) leaves the model saved there before intact, and says so in one `OSError`."""
+        output_dir = output_dir or self.args.output_dir
+        staging = os.path.join(output_dir, ".saving")
+        with _written(output_dir, lambda: shutil.rmtree(staging, ignore_errors=True)):
+            super().save_model(staging, _internal_call)
+            if self.is_world_process_zero():
+                for name in os.listdir(staging):
+                    os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+                os.rmdir(staging)
+
+    def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
+        folder = os.path.join(self.args.output_dir, f"checkpoint-{self.state.global_step}")
+        with _written(folder):  # a half-written checkpoint is skipped by last_complete_checkpoint
+            super()._save_checkpoint(model, trial)
 
     def _arg(self, name: str, default: float) -> float:
         return float(getattr(self.args, name, default))
@@ -273,6 +330,33 @@ class SimTrackTrainer(Trainer):
                                                              else private),
                                revision=revision or self.args.hub_revision, commit_message=commit_message,
                                token=token or self.args.hub_token)
+
+
+class _written:
+    """Context of a save into ``folder``: a failed write (OSError, or safetensors' / torch.save's own error for one,
+    as on a full disk) becomes one `OSError` naming the folder; ``cleanup`` runs on any failure."""
+
+    def __init__(self, folder: str, cleanup: Any = None) -> None:
+        self.folder, self.cleanup = folder, cleanup
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> bool:
+        if error is None:
+            return False
+        if self.cleanup is not None:
+            self.cleanup()
+        write_failed = isinstance(error, OSError) or type(error).__name__ == "SafetensorError" or (
+            isinstance(error, RuntimeError) and "write" in str(error).lower())
+        if write_failed and not isinstance(error, SaveFailed):
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).splitlines()[0]
+            raise SaveFailed(f"saving to {self.folder} failed (a full disk?): {reason}") from error
+        return False
+
+
+class SaveFailed(OSError):
+    """A model or checkpoint could not be written (the first failure, named once)."""
 
 
 def plan_training(args: TrainingArguments, samples_per_epoch: int) -> tuple[int, int]:
