@@ -142,6 +142,7 @@ def world(tmp_path_factory) -> Path:
     for i in range(6):
         writer.write(np.roll(FRAME, 2 * i, axis=1))
     writer.release()
+    os.link(root / "clip.avi", root / "clip_link.avi")  # the same file under another name
     os.mkfifo(root / "pipe")  # a named pipe nobody writes to
     return root
 
@@ -489,6 +490,9 @@ ROWS = [
     Row("output: track --results over the input video", cli(
         "track", "{root}/clip.avi", "--box", "20,20,16,16", "--model", "{root}/model", "--results", "{root}/clip.avi"),
         CLI, "--results .*clip.avi is the input video"),
+    Row("output: track --output a hard link to the input video", cli(
+        "track", "{root}/clip.avi", "--box", "20,20,16,16", "--model", "{root}/model", "--output",
+        "{root}/clip_link.avi"), CLI, "--output .*clip_link.avi is the input video"),
     Row("output: track --results and --output one file", cli(
         "track", "{root}/clip.avi", "--box", "20,20,16,16", "--model", "{root}/model", "--results",
         "{root}/same.mp4", "--output", "{root}/same.mp4"), CLI, "--results and --output are the same file"),

@@ -55,7 +55,7 @@ def tracker_record(tracker: Any) -> dict[str, Any]:
         "backend": "torch" if isinstance(tracker.model, torch.nn.Module) else "onnxruntime",
         "dtype": str(tracker.dtype).removeprefix("torch."),
         "weights": _weights_digest(tracker.model),
-        "config": _settings(tracker.model.config.to_dict()),
+        "config": _settings(tracker.model.config.to_dict()) if tracker.model.config is not None else None,
         "processor": _settings(tracker.processor.to_dict()),
         "tracking_options": dataclasses.asdict(tracker.options),
     }
