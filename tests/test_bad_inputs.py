@@ -493,6 +493,9 @@ ROWS = [
     Row("output: track --output a hard link to the input video", cli(
         "track", "{root}/clip.avi", "--box", "20,20,16,16", "--model", "{root}/model", "--output",
         "{root}/clip_link.avi"), CLI, "--output .*clip_link.avi is the input video"),
+    Row("output: track --results a named pipe", cli(
+        "track", "{root}/frames", "--box", "20,20,16,16", "--model", "{root}/model", "--results", "{root}/pipe"),
+        CLI, "--results .*pipe is a named pipe"),
     Row("output: track --results and --output one file", cli(
         "track", "{root}/clip.avi", "--box", "20,20,16,16", "--model", "{root}/model", "--results",
         "{root}/same.mp4", "--output", "{root}/same.mp4"), CLI, "--results and --output are the same file"),
