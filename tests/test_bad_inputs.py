@@ -25,7 +25,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import fixture_config, tiny_config
+from load_fixture import load_fixture
 
 from PIL import Image
 from safetensors.torch import load_file, save_file
@@ -100,6 +101,8 @@ def world(tmp_path_factory) -> Path:
     shutil.copytree(root / "model", root / "int32")
     weights = root / "int32" / "model.safetensors"
     save_file({k: (v * 100).to(torch.int32) for k, v in load_file(weights).items()}, weights)
+    original = load_fixture("tiny_b16")["state_dict"]
+    torch.save({"net": {k: v.to(torch.int32) for k, v in original.items()}}, root / "int_original.pth")
     (root / "truncated").mkdir()
     shutil.copy(root / "model" / "config.json", root / "truncated")
     (root / "truncated" / "model.safetensors").write_bytes((root / "model" / "model.safetensors").read_bytes()[:200])
@@ -294,6 +297,9 @@ ROWS = [
         r"truncated[/\\]model.safetensors is not readable safetensors"),
     Row("int32 model.safetensors", lambda w: load_pretrained(w / "int32"), ValueError,
         r"model.safetensors holds I32 tensors where the model has torch.float32 ones \(97 of 105"),
+    Row("original checkpoint of int32 tensors", lambda w: load_model(w / "int_original.pth",
+                                                                      fixture_config("tiny_b16"), kind="original"),
+        ValueError, r"int_original.pth holds torch.int32 tensors where the model has torch.float32 ones"),
     Row("weights without config.json", lambda w: load_pretrained((w / "no_config")), ValueError, "has no config.json"),
     Row("nonexistent local folder", lambda w: load_pretrained(w / "missing" / "model"), FileNotFoundError,
         "model folder not found"),

@@ -13,7 +13,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import torch
 
@@ -107,7 +107,7 @@ def load_pretrained(path_or_repo: str | os.PathLike, ignore_mismatched_sizes: bo
     if problems:
         details = "; ".join(f"{k} ({len(v)}): {sorted(map(str, v))[:8]}" for k, v in problems.items())
         raise ValueError(f"{text}: checkpoint does not match its SimTrackConfig (wrong variant?): {details}")
-    _check_dtype_kinds(model, text)
+    _check_weight_files(model, text)
     return model
 
 
@@ -118,9 +118,8 @@ def _safetensors_dtypes(file: str | os.PathLike) -> dict[str, str]:
     return {name: entry["dtype"] for name, entry in header.items() if name != "__metadata__"}
 
 
-def _check_dtype_kinds(model: SimTrackModel, path_or_repo: str) -> None:
-    """Raise `ValueError` when a stored tensor is integer where the model's is floating point (or the reverse):
-    such weights load by a silent cast and track garbage."""
+def _check_weight_files(model: SimTrackModel, path_or_repo: str) -> None:
+    """`_check_dtype_kinds` for the safetensors files of a folder or cached Hub repo (read from their headers)."""
     if os.path.isdir(path_or_repo):
         files = sorted(Path(path_or_repo).glob("*.safetensors"))
     else:
@@ -128,16 +127,24 @@ def _check_dtype_kinds(model: SimTrackModel, path_or_repo: str) -> None:
 
         cached = try_to_load_from_cache(path_or_repo, "model.safetensors")
         files = [cached] if isinstance(cached, str) else []
-    state = model.state_dict()
     for file in files:
-        dtypes = _safetensors_dtypes(file)
-        wrong = sorted(k for k, dtype in dtypes.items()
-                       if k in state and state[k].is_floating_point() != dtype.startswith(("F", "BF")))
-        if wrong:
-            raise ValueError(
-                f"{file} holds {dtypes[wrong[0]]} tensors where the model has {state[wrong[0]].dtype} ones ("
-                f"{len(wrong)} of {len(dtypes)}, e.g. {wrong[0]}): not SimTrack weights (a cast would track garbage)"
-            )
+        _check_dtype_kinds(model, _safetensors_dtypes(file), str(file))
+
+
+def _check_dtype_kinds(model: SimTrackModel, dtypes: Mapping[str, str | torch.dtype], source: str) -> None:
+    """Raise `ValueError` when a stored tensor (name -> safetensors dtype such as "I32", or torch dtype) is integer
+    where the model's is floating point, or the reverse: such weights load by a silent cast and track garbage."""
+    state = model.state_dict()
+
+    def floating(dtype: str | torch.dtype) -> bool:
+        return dtype.is_floating_point if isinstance(dtype, torch.dtype) else dtype.startswith(("F", "BF"))
+
+    wrong = sorted(k for k, dtype in dtypes.items() if k in state and state[k].is_floating_point() != floating(dtype))
+    if wrong:
+        raise ValueError(
+            f"{source} holds {dtypes[wrong[0]]} tensors where the model has {state[wrong[0]].dtype} ones ("
+            f"{len(wrong)} of {len(dtypes)}, e.g. {wrong[0]}): not SimTrack weights (a cast would track garbage)"
+        )
 
 
 def load_model(path: str | os.PathLike, config: SimTrackConfig | None = None,
@@ -155,7 +162,9 @@ def load_model(path: str | os.PathLike, config: SimTrackConfig | None = None,
     if kind == "clip":
         return simtrack_from_clip_vision(str(path), config)
     model = SimTrackModel(config)
-    model.load_state_dict(convert_original_state_dict(load_original_checkpoint(path), config), strict=True)
+    state = convert_original_state_dict(load_original_checkpoint(path), config)
+    _check_dtype_kinds(model, {k: v.dtype for k, v in state.items()}, str(path))
+    model.load_state_dict(state, strict=True)
     return model
 
 
