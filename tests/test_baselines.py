@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -53,7 +56,8 @@ def test_evaluate_runs_baselines_beside_the_model(tmp_path, capsys):
     assert {"static", "mil"} <= set(rows)
     assert rows["mil"].rstrip(" |").split("|")[-1].strip() != "-"  # MIL has an FPS, the static box none
     sequences = read_benchmark("synthetic", root)
-    runs = track_benchmark("mil", sequences, out / "mil", progress=False)
+    dataset = json.loads((out / "mil" / "run.json").read_text())["dataset"]  # resumed only on the same dataset
+    runs = track_benchmark("mil", sequences, out / "mil", progress=False, dataset=dataset)
     assert all(run.resumed for run in runs.values())  # resumable like the model's runs
 
 
@@ -84,7 +88,8 @@ def test_evaluate_and_track_take_tracking_options(tmp_path, capsys):
         main(["evaluate", "--dataset-format", "synthetic", "--root", str(root), "--tracking-options", "[1]"])
     assert "expected a JSON object" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["track", "clip.mp4", "--box", "1,2,3,4", "--tracking-options", '{"window": 1}'])
+        main(["track", os.path.dirname(read_benchmark("synthetic", root)[0].frames[0]), "--box", "1,2,3,4",
+              "--tracking-options", '{"window": 1}'])
     assert "unknown tracking option" in capsys.readouterr().err
 
 

@@ -45,10 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, help="benchmark folder (see simtrack_hf.data.benchmarks)")
     parser.add_argument("--split", default="val", choices=["val", "test"],
                         help="GOT-10k split (default val); test writes a submission instead of scores")
-    parser.add_argument("--synthetic-sequences", type=positive_int, default=12, metavar="N",
-                        help="synthetic / photos formats: when --root does not exist, render N held-out clips there")
-    parser.add_argument("--synthetic-frames", type=bounded_int(2, 10**6), default=120, metavar="N",
-                        help="frames per generated clip")
+    parser.add_argument("--synthetic-sequences", type=positive_int, default=None, metavar="N",
+                        help="synthetic / photos formats: render N held-out clips at --root when it does not exist "
+                        "(default 12) or was rendered with another N; not given, a rendered --root is taken as it is")
+    parser.add_argument("--synthetic-frames", type=bounded_int(2, 10**6), default=None, metavar="N",
+                        help="frames per generated clip (default 120; as --synthetic-sequences)")
     parser.add_argument("--photos", default=None, metavar="DIR",
                         help="photos format: held-out photos to render clips from (default: the heldout folder "
                         "of `simtrack fetch-photos`)")

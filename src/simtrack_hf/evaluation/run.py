@@ -42,8 +42,8 @@ def evaluate_benchmark(
     max_sequences: int | None = None,
     resume: bool = True,
     progress: bool = True,
-    synthetic_sequences: int = 12,
-    synthetic_frames: int = 120,
+    synthetic_sequences: int | None = None,
+    synthetic_frames: int | None = None,
     photos: str | os.PathLike | None = None,
 ) -> dict[str, Any] | None:
     """Track (resumable), score, print the table; write results.md / results.json and the plots, or the
@@ -59,8 +59,9 @@ def evaluate_benchmark(
             a ``compare`` folder) nor inside one. Earlier runs on this dataset in its sub-folders (their
             ``run.json`` says so) join the table.
         convention: metrics convention (default: got10k for GOT-10k, else pytracking).
-        synthetic_sequences, synthetic_frames, photos: what is rendered at a missing ``root`` (synthetic / photos);
-            a ``root`` this package rendered with other parameters is rendered again.
+        synthetic_sequences, synthetic_frames, photos: what is rendered at a missing ``root`` (synthetic / photos;
+            default 12 clips of 120 frames); given, a ``root`` this package rendered with other counts is rendered
+            again with them (its seed kept); not given, a rendered ``root`` is taken as it is.
     The other arguments go to `simtrack_hf.evaluation.runner.track_benchmark`.
     """
     import matplotlib  # noqa: F401  (the plots need the [eval] extra: fail before tracking, not after)
@@ -92,28 +93,32 @@ def evaluate_benchmark(
     if not names:
         raise ValueError("nothing to evaluate: drop --no-model, or give --compare / --baseline")
     compare = dict(pairs)
+    tracked_here = names[: len(names) - len(pairs)]  # the model and the baselines
     check_outputs({"benchmark root": root, "model": model if run_model else None,
                    **{f"--compare {key}": folder for key, folder in pairs}},
-                  {"results folder": out, **{f"results of {key}": out / key for key in names[: len(names) - len(pairs)]}})
+                  {"results folder": out, **{f"results of {key}": out / key for key in tracked_here}})
     marker = root_dir / ".complete"  # a generated benchmark's parameters
-    rendered = marker.read_text() if marker.is_file() else None
-    if dataset_format in ("synthetic", "photos") and (rendered or not root_dir.exists()) and rank == 0:
+    rendered = json.loads(marker.read_text()) if marker.is_file() else {}
+    asked = {"num_sequences": synthetic_sequences, "num_frames": synthetic_frames}
+    stale = rendered and any(value is not None and rendered.get(key) != value for key, value in asked.items())
+    if dataset_format in ("synthetic", "photos") and (stale or not root_dir.exists()) and rank == 0:
         from ..data.rendering import ensure_photo_benchmark, ensure_synthetic_benchmark
 
+        count = synthetic_sequences or rendered.get("num_sequences", 12)
+        frames = synthetic_frames or rendered.get("num_frames", 120)
         if benchmark == "synthetic":
             # Seeds (1000, i): held out from training (make_demo_model.py trains on seeds (0, i)). Rendered
             # atomically: an interrupted run leaves no --root behind, so a later run renders again.
-            ensure_synthetic_benchmark(root_dir, synthetic_sequences, synthetic_frames, seed=1000)
+            ensure_synthetic_benchmark(root_dir, count, frames, seed=rendered.get("seed", 1000))
             source = "held-out synthetic clips"
         else:
             from ..data.photos import default_photo_dir
 
             photos = photos or default_photo_dir() / "heldout"
-            ensure_photo_benchmark(root_dir, photos, synthetic_sequences, synthetic_frames)
+            ensure_photo_benchmark(root_dir, photos, count, frames)
             source = f"clips from the photos of {photos}"
-        if marker.read_text() != rendered:
-            again = " (it held clips rendered with other parameters)" if rendered else ""
-            print(f"rendered {synthetic_sequences} {source} of {synthetic_frames} frames in {root_dir}{again}")
+        again = " (it held clips rendered with other counts)" if stale else ""
+        print(f"rendered {count} {source} of {frames} frames in {root_dir}{again}")
     if world_size > 1:  # the other ranks read the benchmark once rank 0 has rendered it
         dist.barrier()
     sequences = read_benchmark(benchmark, root)[:max_sequences]
@@ -172,8 +177,8 @@ def evaluate_benchmark(
 
 def _earlier_runs(out: Path, dataset: dict[str, Any], sequences: Sequence[Any], exclude: Mapping[str, Path]
                   ) -> dict[str, Path]:
-    """Tracker folders under ``out`` (not named or held by ``exclude``) whose ``run.json`` records ``dataset`` and that hold
-    results for every sequence: earlier invocations, scored in the same table."""
+    """Tracker folders under ``out`` (not named or held by ``exclude``) whose ``run.json`` records ``dataset`` and
+    that hold results for every sequence: earlier invocations, scored in the same table."""
     from .provenance import RECORD_FILE
 
     found = {}
@@ -183,7 +188,7 @@ def _earlier_runs(out: Path, dataset: dict[str, Any], sequences: Sequence[Any], 
             same = json.loads(record.read_text()).get("dataset") == json.loads(json.dumps(dataset))
         except (ValueError, AttributeError):
             same = False
-        taken = folder.name in exclude or any(os.path.realpath(folder) == os.path.realpath(f) for f in exclude.values())
+        taken = folder.name in exclude or any(os.path.samefile(folder, f) for f in exclude.values() if f.exists())
         if not taken and same and all((folder / f"{s.name}.txt").is_file() for s in sequences):
             found[folder.name] = folder
     if found:
