@@ -233,10 +233,11 @@ def read_efficientnet_lite(path: str | os.PathLike) -> tuple[int, list[list[int]
                 raise ValueError(f"{path}: {key} has shape {shape(key)}, expected {want}")
         if hidden % channels:
             raise ValueError(f"{path}: block {i} expands {channels} to {hidden} channels (not a whole ratio)")
-        stage += 1 if out != (blocks[-1][3] if blocks else None) else 0
-        stride = _EFFICIENTNET_STAGE_STRIDES[stage] if stage < len(_EFFICIENTNET_STAGE_STRIDES) else 1
-        is_first = not blocks or out != blocks[-1][3]
-        blocks.append([hidden // channels, kernel, stride if is_first else 1, out])
+        stride = 1
+        if not blocks or out != blocks[-1][3]:  # the first block of a stage
+            stage += 1
+            stride = _EFFICIENTNET_STAGE_STRIDES[stage] if stage < len(_EFFICIENTNET_STAGE_STRIDES) else 1
+        blocks.append([hidden // channels, kernel, stride, out])
         channels = out
     return stem[0], blocks, dict(state)
 
@@ -244,14 +245,15 @@ def read_efficientnet_lite(path: str | os.PathLike) -> tuple[int, list[list[int]
 def hybrid_blocks_to_stride(blocks: list[list[int]], stride: int) -> list[list[int]]:
     """The leading blocks whose features stay at `stride` (counting the stem's stride 2); `ValueError` when no
     prefix reaches it exactly."""
-    kept, current = [], 2
+    kept, current, reachable = [], 2, [2]
     for block in blocks:
         if current * block[2] > stride:
             break
         kept.append(block)
         current *= block[2]
+        reachable.append(current)
     if current != stride:
-        raise ValueError(f"the CNN reaches strides {sorted({2 ** k for k in range(1, 6)})[:4]}..., not {stride}")
+        raise ValueError(f"the CNN's leading blocks give feature strides {sorted(set(reachable))}, not {stride}")
     return kept
 
 
