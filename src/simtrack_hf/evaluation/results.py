@@ -76,8 +76,9 @@ def read_times(path: Path, num_frames: int | None = None) -> np.ndarray:
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp_path)`` then rename over ``path``: a killed run never leaves a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """``write(tmp_path)`` then rename over ``path``: a killed run never leaves a half-written file. The temporary
+    name is per process, so ranks writing the same file at once never rename each other's half-written copy."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write(tmp)
     os.replace(tmp, path)
 
